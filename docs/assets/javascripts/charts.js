@@ -1,0 +1,48 @@
+// Render every chart of the page with vega-embed from its inlined Vega-Lite spec.
+// Runs on each page load, including Material's instant navigation (document$), and
+// again when the reader switches light/dark, so charts follow the colour scheme.
+(function () {
+  const views = new Map();
+
+  function darkMode() {
+    return document.body.getAttribute("data-md-color-scheme") === "slate";
+  }
+
+  function renderCharts() {
+    const dark = darkMode();
+    document.querySelectorAll("figure.essay-chart").forEach((figure) => {
+      const target = figure.querySelector(".vega-target");
+      const specNode = figure.querySelector("script.vega-spec");
+      if (!target || !specNode) return;
+      const previous = views.get(figure);
+      if (previous) previous.finalize();
+      const spec = JSON.parse(specNode.textContent);
+      vegaEmbed(target, spec, {
+        renderer: "svg",
+        theme: dark ? "dark" : undefined,
+        config: { background: null },
+        actions: { export: true, source: false, compiled: false, editor: false },
+        tooltip: { theme: dark ? "dark" : "light" },
+      })
+        .then((result) => {
+          views.set(figure, result);
+          figure.classList.add("is-rendered");
+          figure.dataset.scheme = dark ? "dark" : "light";
+        })
+        .catch((error) => {
+          figure.classList.remove("is-rendered");
+          console.error("chart " + figure.dataset.chart + " failed:", error);
+        });
+    });
+  }
+
+  document$.subscribe(() => {
+    views.clear();
+    renderCharts();
+  });
+
+  new MutationObserver(renderCharts).observe(document.body, {
+    attributes: true,
+    attributeFilter: ["data-md-color-scheme"],
+  });
+})();

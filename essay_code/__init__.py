@@ -1,0 +1,1 @@
+"""An executable essay: 'What Can't Deep Learning Do?' (Ramsundar, 2017), tested."""

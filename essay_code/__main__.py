@@ -1,0 +1,5 @@
+import sys
+
+from essay_code.cli import main
+
+sys.exit(main())

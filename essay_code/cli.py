@@ -1,0 +1,117 @@
+"""python -m essay_code list | run | status  (also the `essay` console script)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from essay_code.core.cache import cache_parts, freshness
+from essay_code.core.config import PROFILE_NAMES, ConfigError
+from essay_code.core.registry import RegistryError, get_points
+from essay_code.core.results import ResultsError, load_summary
+from essay_code.core.runner import resolve_config, run_many
+from essay_code.core.seeding import DEVICE_CHOICES, choose_device
+
+
+def point_state(point) -> dict:
+    """Freshness of the committed (default-profile) results of one point."""
+    config = resolve_config(point, "default")
+    current = cache_parts(point, config, "default")
+    row = {"slug": point.slug, "tweets": list(point.tweets), "title": point.title}
+    try:
+        summary = load_summary(point.slug)
+    except ResultsError as error:
+        return {**row, "state": "corrupt", "reason": str(error), "verdict": None}
+    fresh = freshness(current, summary)
+    verdict = summary["verdict"]["status"] if summary else None
+    return {**row, "state": fresh.state, "reason": fresh.reason, "verdict": verdict}
+
+
+def cmd_list(args) -> int:
+    rows = [point_state(point) for point in get_points()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'slug':<22} {'tweets':<8} {'results':<8} {'verdict':<13} title")
+    for row in rows:
+        tweets = ",".join(map(str, row["tweets"]))
+        verdict = row["verdict"] or "-"
+        print(f"{row['slug']:<22} {tweets:<8} {row['state']:<8} {verdict:<13} {row['title']}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    rows = [point_state(point) for point in get_points(args.slugs)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['slug']:<22} {row['state']:<8} {row['reason']}")
+            if row["state"] != "fresh":
+                print(f"{'':<22} fix: python -m essay_code run {row['slug']} --force")
+    return 0 if all(row["state"] == "fresh" for row in rows) else 1
+
+
+def cmd_run(args) -> int:
+    points = get_points(args.slugs)
+    choose_device(args.device)  # a missing GPU is one clear error, not one per point
+    for point in points:  # fail on a bad --set before any point runs
+        resolve_config(point, args.profile, args.seeds, args.set)
+    outcomes = run_many(
+        points,
+        profile=args.profile,
+        device=args.device,
+        seeds=args.seeds,
+        sets=args.set,
+        force=args.force,
+        command=["python", "-m", "essay_code", *sys.argv[1:]],
+    )
+    failed = [outcome.slug for outcome in outcomes if outcome.state == "failed"]
+    if failed:
+        print(f"failed: {', '.join(failed)} (their last good results are untouched)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m essay_code",
+        description="Run the experiments behind 'What Can't Deep Learning Do?'.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    listing = sub.add_parser("list", help="points, their tweets, results state, verdict")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+
+    status = sub.add_parser("status", help="fresh / stale / missing per point, and why")
+    status.add_argument("slugs", nargs="*", metavar="SLUG")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
+
+    run = sub.add_parser("run", help="run points (all when none named)")
+    run.add_argument("slugs", nargs="*", metavar="SLUG")
+    run.add_argument("--profile", choices=PROFILE_NAMES, default="default")
+    run.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    run.add_argument("--seeds", type=int, help="number of seeds (overrides the profile)")
+    run.add_argument("--force", action="store_true", help="run even if results are fresh")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config field, e.g. --set lr=0.05 (repeatable)",
+    )
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (RegistryError, ConfigError, ResultsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,40 @@
+"""Where a result came from. Only this block holds volatile fields (times, commit,
+machine), so two runs with the same seeds compare equal on everything else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import subprocess
+import sys
+
+import torch
+
+from essay_code.core.results import REPO_ROOT
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def provenance(device_label: str, wall_seconds: float, command: list[str]) -> dict:
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": commit,
+        "git_dirty": bool(status) if status is not None else None,
+        "command": " ".join(command),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": f"{sys.platform} {platform.machine()}",
+        "device": device_label,
+        "torch_threads": torch.get_num_threads(),
+        "wall_seconds": round(wall_seconds, 2),
+        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -1,0 +1,115 @@
+"""results/<slug>/: the only hand-off from experiments to pages.
+
+    records.csv            tidy per-seed records
+    summary.json           estimates, verdict, config, cache key, provenance
+    charts/<name>.vl.json  Vega-Lite spec;  charts/<name>.{light,dark}.svg  fallbacks
+
+Writes are atomic: a run writes a sibling temporary folder and swaps it in only when
+everything is written, so a failed run leaves the last good results untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+SCHEMA_VERSION = 1
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RESULTS_ROOT = REPO_ROOT / "results"
+REQUIRED_COLUMNS = ("seed", "arm", "metric", "value")
+SUMMARY_KEYS = ("schema", "slug", "estimates", "verdict", "cache", "provenance")
+
+
+class ResultsError(RuntimeError):
+    """Missing or corrupt results; the message says which file and how to fix it."""
+
+
+def point_dir(slug: str, root: Path = RESULTS_ROOT) -> Path:
+    return root / slug
+
+
+def fix_hint(slug: str) -> str:
+    return f"regenerate with: python -m essay_code run {slug} --force"
+
+
+def load_summary(slug: str, root: Path = RESULTS_ROOT) -> dict | None:
+    """The point's summary, None if it has no results yet; corrupt -> ResultsError."""
+    path = point_dir(slug, root) / "summary.json"
+    if not path.exists():
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ResultsError(f"{path} is corrupt ({error}); {fix_hint(slug)}") from error
+    missing = [key for key in SUMMARY_KEYS if key not in summary] if isinstance(
+        summary, dict
+    ) else list(SUMMARY_KEYS)
+    if missing:
+        raise ResultsError(f"{path} lacks {', '.join(missing)}; {fix_hint(slug)}")
+    if summary["schema"] != SCHEMA_VERSION:
+        raise ResultsError(
+            f"{path} has schema {summary['schema']}, expected {SCHEMA_VERSION}; "
+            f"{fix_hint(slug)}"
+        )
+    return summary
+
+
+def load_records(slug: str, root: Path = RESULTS_ROOT) -> pd.DataFrame:
+    path = point_dir(slug, root) / "records.csv"
+    if not path.exists():
+        raise ResultsError(f"{path} is missing; {fix_hint(slug)}")
+    try:
+        records = pd.read_csv(path)
+    except (OSError, ValueError) as error:
+        raise ResultsError(f"{path} is corrupt ({error}); {fix_hint(slug)}") from error
+    check_records(records, str(path))
+    return records
+
+
+def check_records(records: pd.DataFrame, where: str) -> None:
+    """Tidy records: the required columns, at least one row, finite values."""
+    if not isinstance(records, pd.DataFrame):
+        raise ResultsError(f"{where}: run() must return a DataFrame, got {type(records)}")
+    missing = [column for column in REQUIRED_COLUMNS if column not in records.columns]
+    if missing:
+        raise ResultsError(f"{where}: records lack columns {', '.join(missing)}")
+    if records.empty:
+        raise ResultsError(f"{where}: records are empty")
+    values = pd.to_numeric(records["value"], errors="coerce")
+    if not np.isfinite(values.to_numpy(dtype=float)).all():
+        raise ResultsError(f"{where}: records have non-numeric or infinite values")
+
+
+def write_atomically(
+    slug: str, fill: Callable[[Path], None], root: Path = RESULTS_ROOT
+) -> Path:
+    """Call fill(tmp_dir) to write every file, then swap tmp_dir in for results/<slug>.
+
+    If fill raises, the temporary folder is deleted and the old results stay.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    final = point_dir(slug, root)
+    staging = Path(tempfile.mkdtemp(prefix=f".{slug}.new-", dir=root))
+    try:
+        fill(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    backup = root / f".{slug}.old"
+    shutil.rmtree(backup, ignore_errors=True)
+    if final.exists():
+        os.replace(final, backup)
+    os.replace(staging, final)
+    shutil.rmtree(backup, ignore_errors=True)
+    return final
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")

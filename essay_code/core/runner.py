@@ -1,0 +1,178 @@
+"""Run points: resolve the config, skip what is fresh, run, write results atomically.
+
+A failing point is reported by name and the others still run; the caller turns the
+outcomes into an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from essay_code.core import config as config_mod
+from essay_code.core.cache import cache_parts, freshness
+from essay_code.core.charts import save_charts
+from essay_code.core.provenance import provenance
+from essay_code.core.registry import Point
+from essay_code.core.results import (
+    RESULTS_ROOT,
+    SCHEMA_VERSION,
+    ResultsError,
+    check_records,
+    load_summary,
+    write_atomically,
+    write_json,
+)
+from essay_code.core.seeding import (
+    choose_device,
+    device_name,
+    make_deterministic,
+    seed_everything,
+)
+from essay_code.core.verdict import Verdict
+
+
+@dataclass
+class RunContext:
+    """What a point's run() gets besides its config."""
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    show_progress: bool = True
+
+    def progress(self, iterable: Iterable, total: int | None = None, desc: str = ""):
+        """A progress bar on stderr (hidden in tests and when output is not a tty)."""
+        return tqdm(
+            iterable,
+            total=total,
+            desc=desc,
+            leave=False,
+            disable=not self.show_progress or None,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    slug: str
+    state: str  # ran | skipped | failed
+    message: str
+    results_dir: Path | None = None
+
+
+def output_root(profile: str, customised: bool) -> Path:
+    """results/ holds only the published run: the default profile, unmodified.
+
+    Any other profile, or --seeds/--set, goes to build/results/<profile>[-custom]
+    so an experiment can never overwrite the committed results by accident.
+    """
+    if profile == "default" and not customised:
+        return RESULTS_ROOT
+    suffix = "-custom" if customised else ""
+    return RESULTS_ROOT.parent / "build" / "results" / f"{profile}{suffix}"
+
+
+def resolve_config(
+    point: Point,
+    profile: str,
+    seeds: int | None = None,
+    sets: list[str] | None = None,
+):
+    overrides = config_mod.parse_sets(point.module.Config, sets or [])
+    return config_mod.resolve(
+        point.module.Config, point.module.PROFILES, profile, seeds, overrides
+    )
+
+
+def execute(point: Point, config, ctx: RunContext) -> tuple:
+    """Run one point in-process: records, estimates, verdict, charts (no files)."""
+    seed_everything(0)
+    make_deterministic()
+    records = point.module.run(config, ctx)
+    check_records(records, f"{point.slug}.run()")
+    records = records.reset_index(drop=True)
+    estimates = point.module.summarize(records)
+    if point.module.KEY not in estimates:
+        raise ResultsError(f"{point.slug}: summarize() lacks the KEY {point.module.KEY!r}")
+    verdict = point.module.verdict(estimates)
+    if not isinstance(verdict, Verdict):
+        raise ResultsError(f"{point.slug}: verdict() must return a Verdict")
+    charts = point.module.charts(records)
+    return records, estimates, verdict, charts
+
+
+def run_point(
+    point: Point,
+    profile: str = "default",
+    *,
+    device: str = "auto",
+    seeds: int | None = None,
+    sets: list[str] | None = None,
+    force: bool = False,
+    root: Path | None = None,
+    show_progress: bool = True,
+    command: list[str] | None = None,
+) -> Outcome:
+    config = resolve_config(point, profile, seeds, sets)
+    root = root or output_root(profile, customised=bool(seeds or sets))
+    parts = cache_parts(point, config, profile)
+    stored = load_summary(point.slug, root) if not force else None
+    if not force and freshness(parts, stored).state == "fresh":
+        return Outcome(point.slug, "skipped", "fresh, nothing to do", root / point.slug)
+
+    ctx = RunContext(device=choose_device(device), show_progress=show_progress)
+    started = time.perf_counter()
+    records, estimates, verdict, charts = execute(point, config, ctx)
+    wall = time.perf_counter() - started
+    summary: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "slug": point.slug,
+        "title": point.title,
+        "tweets": list(point.tweets),
+        "profile": profile,
+        "config": config_mod.config_to_json(config),
+        "seeds": sorted(int(seed) for seed in records["seed"].unique()),
+        "key": point.module.KEY,
+        "estimates": {name: est.to_json() for name, est in estimates.items()},
+        "verdict": verdict.to_json(),
+        "charts": sorted(charts),
+        "cache": parts,
+        "provenance": provenance(
+            device_name(ctx.device), wall, command or ["python", "-m", "essay_code"]
+        ),
+    }
+
+    def fill(folder: Path) -> None:
+        records.to_csv(folder / "records.csv", index=False)
+        save_charts(charts, folder / "charts")
+        write_json(folder / "summary.json", summary)
+
+    written = write_atomically(point.slug, fill, root)
+    return Outcome(
+        point.slug,
+        "ran",
+        f"{verdict.status}: {verdict.reason} ({wall:.1f} s)",
+        written,
+    )
+
+
+def run_many(points: list[Point], **kwargs) -> list[Outcome]:
+    """Run each point; a failure is reported by name and does not stop the others."""
+    outcomes = []
+    for point in points:
+        print(f"[{point.slug}] running ...", file=sys.stderr, flush=True)
+        try:
+            outcome = run_point(point, **kwargs)
+        except config_mod.ConfigError:
+            raise
+        except Exception as error:  # noqa: BLE001 - report and go on to the next point
+            traceback.print_exc()
+            outcome = Outcome(point.slug, "failed", f"{type(error).__name__}: {error}")
+        print(f"[{point.slug}] {outcome.state}: {outcome.message}", flush=True)
+        outcomes.append(outcome)
+    return outcomes

@@ -1,0 +1,61 @@
+"""Seeds, CPU determinism and the device a run uses."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) in one place."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def make_deterministic() -> None:
+    """Same seed, same records on a CPU: refuse nondeterministic kernels.
+
+    warn_only keeps CUDA runs going where an op has no deterministic kernel;
+    on a GPU we record the device and do not promise bit-equality.
+    """
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def choose_device(requested: str = "auto") -> torch.device:
+    """cuda, then mps, then cpu for 'auto'; a named device must exist."""
+    if requested not in DEVICE_CHOICES:
+        raise ValueError(f"unknown device {requested!r}; choose one of {DEVICE_CHOICES}")
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but torch sees no CUDA device")
+    if requested == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("--device mps was asked for, but torch sees no MPS device")
+    return torch.device(requested)
+
+
+def device_name(device: torch.device) -> str:
+    """A human name for the device: the GPU model, or the CPU model."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple MPS"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return "CPU: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return "CPU: " + (platform.processor() or platform.machine())

@@ -1,0 +1,50 @@
+"""The verdict a point's data gives on its claim, with the rule that produced it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Status = Literal["holds", "mitigated", "refuted", "inconclusive"]
+STATUSES: tuple[Status, ...] = ("holds", "mitigated", "refuted", "inconclusive")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """status: one of STATUSES; reason: one line with the numbers that decided it;
+    rule: the rule in words with its thresholds, printed on the page."""
+
+    status: Status
+    reason: str
+    rule: str
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"verdict status {self.status!r} is not one of {STATUSES}")
+        if not self.reason or not self.rule:
+            raise ValueError("a verdict needs a reason and a rule")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> Verdict:
+        return cls(**data)
+
+
+def all_of(*checks: bool | None) -> bool | None:
+    """Three-valued AND: False if any check fails, None if any is undecided."""
+    if any(check is False for check in checks):
+        return False
+    if any(check is None for check in checks):
+        return None
+    return True
+
+
+def any_of(*checks: bool | None) -> bool | None:
+    """Three-valued OR: True if any check passes, None if any is undecided."""
+    if any(check is True for check in checks):
+        return True
+    if any(check is None for check in checks):
+        return None
+    return False

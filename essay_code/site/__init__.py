@@ -1,0 +1,1 @@
+"""The MkDocs side: turn results into page content (never run experiments)."""

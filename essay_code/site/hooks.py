@@ -1,0 +1,70 @@
+"""MkDocs hooks (mkdocs.yml `hooks:`): results into pages, assets into the site.
+
+- on_config: key mkdocs-jupyter's cache on the published results too, so a companion
+  notebook re-executes when the results it loads change, and only then.
+- on_files: serve the vega-embed bundle, every results file (for downloads and the
+  SVG fallbacks) and each companion notebook as a downloadable .ipynb.
+- on_page_markdown: the markers of essay_code.site.markers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import jupytext
+import vl_convert
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+from essay_code.core.results import REPO_ROOT, RESULTS_ROOT
+from essay_code.site import markers
+
+log = logging.getLogger("mkdocs.hooks.essay")
+BUNDLE_URI = "assets/javascripts/vega-bundle.js"
+CACHE_DIR = REPO_ROOT / ".cache"
+
+
+def results_digest() -> str:
+    digest = hashlib.sha256()
+    for path in markers.results_files():
+        digest.update(str(path.relative_to(RESULTS_ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def on_config(config):
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is not None:
+        base = Path(jupyter.config["cache_dir"]).name or "mkdocs-jupyter"
+        jupyter.config["cache_dir"] = str(CACHE_DIR / base / results_digest())
+    return config
+
+
+def vega_bundle() -> str:
+    """vega + vega-lite + vega-embed in one local script (built once, then cached)."""
+    path = CACHE_DIR / f"vega-bundle-{vl_convert.__version__}.js"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(vl_convert.javascript_bundle(), encoding="utf-8")
+    return path.read_text(encoding="utf-8")
+
+
+def on_files(files: Files, config) -> Files:
+    files.append(File.generated(config, BUNDLE_URI, content=vega_bundle()))
+    for path in markers.results_files():
+        uri = "results/" + path.relative_to(RESULTS_ROOT).as_posix()
+        files.append(File.generated(config, uri, abs_src_path=str(path)))
+    for script in sorted(Path(config["docs_dir"], "notebooks").glob("*.py")):
+        notebook = jupytext.writes(jupytext.read(script), fmt="ipynb")
+        uri = f"notebooks/{script.stem}.ipynb"
+        files.append(File.generated(config, uri, content=notebook))
+    return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    try:
+        return markers.render(markdown, page.url, page.file.src_uri)
+    except markers.MarkerError as error:
+        raise PluginError(str(error)) from error

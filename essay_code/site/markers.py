@@ -1,0 +1,216 @@
+"""Replace results markers in page Markdown with numbers, badges, tables and charts.
+
+    {{ slug.name }}            an estimate: "12.3 points (95% CI 10.1 to 14.2)"
+    {{ slug.name.value }}      .low / .high: just that number
+    {{ slug.verdict }}         badge;  {{ slug.reason }}, {{ slug.rule }}
+    {{ slug.config.field }}    a config value;  {{ slug.seeds }}: how many seeds
+    {{ slug.estimates }}       table of estimates; {{ slug.provenance }}; {{ slug.downloads }}
+    ```chart                   a live vega-embed chart with static SVG fallbacks
+    slug/name
+    ```
+    <!-- verdict-table -->     the generated verdict table (essay page)
+    <!-- evidence: N slug -->  the tweet's badge and link, or "experiment coming"
+
+Anything unknown raises MarkerError, so `mkdocs build --strict` cannot ship a page
+with a missing number.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+from essay_code.core.registry import all_points
+from essay_code.core.results import RESULTS_ROOT, ResultsError, load_summary
+from essay_code.core.stats import Estimate
+
+VALUE_MARKER = re.compile(r"\{\{\s*([a-z0-9-]+)\.([A-Za-z0-9_.]+)\s*\}\}")
+CHART_FENCE = re.compile(r"^```chart[ \t]*\n([a-z0-9-]+)/([A-Za-z0-9_-]+)[ \t]*\n```[ \t]*$",
+                         re.MULTILINE)
+VERDICT_TABLE = "<!-- verdict-table -->"
+EVIDENCE = re.compile(r"<!--\s*evidence:\s*(\d+)\s+([a-z0-9-]+)\s*-->")
+
+
+class MarkerError(ValueError):
+    """A marker names a point, estimate, field or chart that the results lack."""
+
+
+def summary_for(slug: str, where: str) -> dict:
+    try:
+        summary = load_summary(slug)
+    except ResultsError as error:
+        raise MarkerError(f"{where}: {error}") from error
+    if summary is None:
+        raise MarkerError(
+            f"{where}: no results for {slug!r}; run: python -m essay_code run {slug}"
+        )
+    return summary
+
+
+def badge(status: str) -> str:
+    return f'<span class="verdict-badge verdict-{status}">{status}</span>'
+
+
+def page_url(slug: str, root: str) -> str:
+    return f"{root}points/{slug}/"
+
+
+def estimate_table(summary: dict) -> str:
+    rows = ["| estimate | value | 95% CI | method |", "|---|---|---|---|"]
+    for name, data in summary["estimates"].items():
+        est = Estimate.from_json(data)
+        unit = f" {est.unit}" if est.unit else ""
+        rows.append(
+            f"| `{name}` | {est.fmt(est.value)}{unit} | {est.fmt(est.low)} to "
+            f"{est.fmt(est.high)} | {est.method} |"
+        )
+    return "\n".join(rows)
+
+
+def provenance_table(summary: dict) -> str:
+    prov = summary["provenance"]
+    commit = prov.get("git_commit") or "unknown"
+    dirty = " (with uncommitted changes)" if prov.get("git_dirty") else ""
+    rows = [
+        ("profile", summary["profile"]),
+        ("seeds", ", ".join(map(str, summary["seeds"]))),
+        ("device", prov["device"]),
+        ("torch", prov["torch"]),
+        ("python", prov["python"]),
+        ("commit", f"`{commit[:12]}`{dirty}"),
+        ("command", f"`{prov['command']}`"),
+        ("wall time", f"{prov['wall_seconds']:.1f} s"),
+        ("date", prov["timestamp"]),
+        ("cache key", f"`{summary['cache']['key']}`"),
+    ]
+    return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
+
+
+def downloads(slug: str, root: str) -> str:
+    base = f"{root}results/{slug}"
+    return (
+        f"[records.csv]({base}/records.csv){{ download }} (every seed, arm and metric) "
+        f"and [summary.json]({base}/summary.json){{ download }} (estimates, verdict, "
+        "config, provenance)"
+    )
+
+
+def value_of(slug: str, path: str, root: str, where: str) -> str:
+    summary = summary_for(slug, where)
+    head, _, rest = path.partition(".")
+    if head == "verdict" and not rest:
+        return badge(summary["verdict"]["status"])
+    if head in ("reason", "rule") and not rest:
+        return summary["verdict"][head]
+    if head == "seeds" and not rest:
+        return str(len(summary["seeds"]))
+    if head == "estimates" and not rest:
+        return "\n\n" + estimate_table(summary) + "\n\n"
+    if head == "provenance" and not rest:
+        return "\n\n" + provenance_table(summary) + "\n\n"
+    if head == "downloads" and not rest:
+        return downloads(slug, root)
+    if head == "config":
+        if rest not in summary["config"]:
+            raise MarkerError(f"{where}: {slug} has no config field {rest!r}")
+        value = summary["config"][rest]
+        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    if head in summary["estimates"]:
+        est = Estimate.from_json(summary["estimates"][head])
+        if not rest:
+            return est.text()
+        if rest in ("value", "low", "high"):
+            return est.fmt(getattr(est, rest))
+    raise MarkerError(
+        f"{where}: unknown marker {{{{ {slug}.{path} }}}}; estimates of {slug}: "
+        f"{', '.join(summary['estimates'])}"
+    )
+
+
+def chart_html(slug: str, name: str, root: str, where: str) -> str:
+    folder = RESULTS_ROOT / slug / "charts"
+    spec_path = folder / f"{name}.vl.json"
+    if not spec_path.exists():
+        raise MarkerError(f"{where}: no chart {slug}/{name} ({spec_path} is missing)")
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    title = spec.get("title", name)
+    alt_text = html.escape(title if isinstance(title, str) else name, quote=True)
+    # Inline the spec: the chart renders without a fetch, even from file://.
+    spec_json = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+    base = f"{root}results/{slug}/charts/{name}"
+    return (
+        f'<figure class="essay-chart" data-chart="{slug}/{name}">\n'
+        f'<div class="vega-target"></div>\n'
+        f'<img class="chart-fallback chart-fallback-light" src="{base}.light.svg" '
+        f'alt="{alt_text}">\n'
+        f'<img class="chart-fallback chart-fallback-dark" src="{base}.dark.svg" '
+        f'alt="{alt_text}">\n'
+        f'<script type="application/json" class="vega-spec">{spec_json}</script>\n'
+        f"</figure>"
+    )
+
+
+def verdict_table(root: str, where: str) -> str:
+    rows = [
+        "| tweets | claim | verdict | key number | why |",
+        "|---|---|---|---|---|",
+    ]
+    for slug, point in all_points().items():
+        summary = summary_for(slug, where)
+        key = Estimate.from_json(summary["estimates"][summary["key"]])
+        tweets = ", ".join(f"[{t}](#tweet-{t})" for t in point.tweets)
+        rows.append(
+            f"| {tweets} | [{point.title}]({page_url(slug, root)}) | "
+            f"{badge(summary['verdict']['status'])} | {key.text()} | "
+            f"{summary['verdict']['reason']} |"
+        )
+    return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
+
+
+def evidence(tweet: int, slug: str, root: str, where: str) -> str:
+    if slug == "table":
+        return (
+            '!!! abstract "Where the experiments stand"\n'
+            "    See the [verdict table](#verdicts) at the top: which failures held up "
+            "and which were engineered away."
+        )
+    point = all_points().get(slug)
+    if point is None:
+        return (
+            '!!! note "Experiment coming"\n'
+            f"    The experiment `{slug}` for this tweet is specified but not built yet."
+        )
+    summary = summary_for(slug, where)
+    status = summary["verdict"]["status"]
+    key = Estimate.from_json(summary["estimates"][summary["key"]])
+    return (
+        f'!!! verdict-{status} "Tested: {point.title}: {status}"\n'
+        f"    {badge(status)} {summary['verdict']['reason']}  \n"
+        f"    Key number: {key.text()}. "
+        f"[The experiment, its charts and its rule]({page_url(slug, root)})"
+    )
+
+
+def render(markdown: str, page_url_path: str, src: str) -> str:
+    """All markers of one page; page_url_path is the page's URL ('' for the home)."""
+    root = "../" * page_url_path.count("/")
+    markdown = CHART_FENCE.sub(
+        lambda m: chart_html(m.group(1), m.group(2), root, src), markdown
+    )
+    if VERDICT_TABLE in markdown:
+        markdown = markdown.replace(
+            VERDICT_TABLE, '<span id="verdicts"></span>\n\n' + verdict_table(root, src)
+        )
+    markdown = EVIDENCE.sub(
+        lambda m: evidence(int(m.group(1)), m.group(2), root, src), markdown
+    )
+    return VALUE_MARKER.sub(
+        lambda m: value_of(m.group(1), m.group(2), root, src), markdown
+    )
+
+
+def results_files() -> list[Path]:
+    """Every published results file, to be copied into the site for download."""
+    return sorted(p for p in RESULTS_ROOT.glob("*/**/*") if p.is_file())
