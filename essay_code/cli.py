@@ -37,7 +37,10 @@ def cmd_list(args) -> int:
     for row in rows:
         tweets = ",".join(map(str, row["tweets"]))
         verdict = row["verdict"] or "-"
-        print(f"{row['slug']:<22} {tweets:<8} {row['state']:<8} {verdict:<13} {row['title']}")
+        print(
+            f"{row['slug']:<22} {tweets:<8} {row['state']:<8} {verdict:<13} "
+            f"{row['title']}"
+        )
     return 0
 
 
@@ -69,8 +72,10 @@ def cmd_run(args) -> int:
     )
     failed = [outcome.slug for outcome in outcomes if outcome.state == "failed"]
     if failed:
-        print(f"failed: {', '.join(failed)} (their last good results are untouched)",
-              file=sys.stderr)
+        print(
+            f"failed: {', '.join(failed)} (their last good results are untouched)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -82,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    listing = sub.add_parser("list", help="points, their tweets, results state, verdict")
+    listing = sub.add_parser(
+        "list", help="points, their tweets, results state, verdict"
+    )
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_list)
 
@@ -95,8 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("slugs", nargs="*", metavar="SLUG")
     run.add_argument("--profile", choices=PROFILE_NAMES, default="default")
     run.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    run.add_argument("--seeds", type=int, help="number of seeds (overrides the profile)")
-    run.add_argument("--force", action="store_true", help="run even if results are fresh")
+    run.add_argument(
+        "--seeds", type=int, help="number of seeds (overrides the profile)"
+    )
+    run.add_argument(
+        "--force", action="store_true", help="run even if results are fresh"
+    )
     run.add_argument(
         "--set",
         action="append",

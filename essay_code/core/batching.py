@@ -11,7 +11,7 @@ per seed in a loop; tests/test_batching.py checks that.
 from __future__ import annotations
 
 import copy
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -25,7 +25,8 @@ def stack_seeded(
 ) -> tuple[nn.Module, dict[str, torch.Tensor]]:
     """Return (skeleton, params): params[name] has shape [len(seeds), *param.shape].
 
-    The skeleton supplies only the forward code (models with buffers are not supported). The stacked
+    The skeleton supplies only the forward code (models with buffers are not
+    supported). The stacked
     parameters are fresh leaf tensors with requires_grad, ready for an optimizer.
     """
     models = []

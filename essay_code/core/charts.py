@@ -14,6 +14,9 @@ import vl_convert
 SVG_CONFIG = {"background": None}
 THEMES = {"light": None, "dark": "dark"}
 CHART_WIDTH = 560
+# Legends below the plot: a 560-px chart plus a side legend overflows Material's
+# content column. Stored in each spec, so the live chart and the SVGs agree.
+SPEC_CONFIG = {"legend": {"orient": "bottom", "direction": "horizontal"}}
 
 
 def save_charts(charts: dict[str, alt.TopLevelMixin], folder: Path) -> list[str]:
@@ -23,6 +26,7 @@ def save_charts(charts: dict[str, alt.TopLevelMixin], folder: Path) -> list[str]
         if not name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"chart name {name!r} must be letters, digits, - and _")
         spec = chart.to_dict()
+        spec["config"] = {**SPEC_CONFIG, **spec.get("config", {})}
         (folder / f"{name}.vl.json").write_text(
             json.dumps(spec, indent=1, sort_keys=True) + "\n", encoding="utf-8"
         )
@@ -48,7 +52,7 @@ def mean_ci_table(records: pd.DataFrame, by: list[str], estimate) -> pd.DataFram
         result = estimate(group["value"].to_numpy())
         rows.append(
             {
-                **dict(zip(by, keys)),
+                **dict(zip(by, keys, strict=True)),
                 "mean": result.value,
                 "low": result.low,
                 "high": result.high,

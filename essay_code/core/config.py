@@ -12,7 +12,8 @@ import dataclasses
 import hashlib
 import json
 import typing
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 PROFILE_NAMES = ("smoke", "default", "full")
 
@@ -45,17 +46,21 @@ def _coerce(name: str, raw: str, expected: Any) -> Any:
             return raw
         if origin is tuple:
             (item_type, *_rest) = typing.get_args(expected)
-            return tuple(_coerce(name, part.strip(), item_type) for part in raw.split(","))
+            return tuple(
+                _coerce(name, part.strip(), item_type) for part in raw.split(",")
+            )
     except ValueError:
         pass
     else:
-        raise ConfigError(f"field {name!r} has type {expected}, which --set cannot parse")
+        raise ConfigError(
+            f"field {name!r} has type {expected}, which --set cannot parse"
+        )
     type_name = getattr(expected, "__name__", str(expected))
     raise ConfigError(f"--set {name}={raw!r}: field {name!r} expects {type_name}")
 
 
 def parse_sets(config_cls: type, assignments: list[str]) -> dict[str, Any]:
-    """['lr=0.1', 'sizes=8,12'] -> {'lr': 0.1, 'sizes': (8, 12)}, checked against the class."""
+    """['lr=0.1', 'sizes=8,12'] -> {'lr': 0.1, 'sizes': (8, 12)}, type-checked."""
     types = _field_types(config_cls)
     parsed: dict[str, Any] = {}
     for assignment in assignments:
@@ -82,7 +87,9 @@ def resolve(
     """Build the Config for a profile, then --seeds, then --set overrides."""
     if profile not in PROFILE_NAMES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {PROFILE_NAMES}")
-    values: dict[str, Any] = dict(profiles.get(profile, {})) if profile != "default" else {}
+    values: dict[str, Any] = (
+        dict(profiles.get(profile, {})) if profile != "default" else {}
+    )
     if seeds is not None:
         if seeds < 1:
             raise ConfigError(f"--seeds must be >= 1, got {seeds}")

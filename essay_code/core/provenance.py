@@ -36,5 +36,5 @@ def provenance(device_label: str, wall_seconds: float, command: list[str]) -> di
         "device": device_label,
         "torch_threads": torch.get_num_threads(),
         "wall_seconds": round(wall_seconds, 2),
-        "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

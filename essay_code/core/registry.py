@@ -59,7 +59,9 @@ def slug_of(module_name: str) -> str:
 def _check(module: ModuleType) -> None:
     missing = [name for name in REQUIRED_NAMES if not hasattr(module, name)]
     if missing:
-        raise RegistryError(f"point module {module.__name__} lacks {', '.join(missing)}")
+        raise RegistryError(
+            f"point module {module.__name__} lacks {', '.join(missing)}"
+        )
     config_cls = module.Config
     if not dataclasses.is_dataclass(config_cls):
         raise RegistryError(f"{module.__name__}.Config must be a dataclass")

@@ -14,15 +14,16 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 SCHEMA_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RESULTS_ROOT = REPO_ROOT / "results"
+# Tests point this at a temporary copy; everything else uses the committed results/.
+RESULTS_ROOT = Path(os.environ.get("ESSAY_RESULTS_ROOT", REPO_ROOT / "results"))
 REQUIRED_COLUMNS = ("seed", "arm", "metric", "value")
 SUMMARY_KEYS = ("schema", "slug", "estimates", "verdict", "cache", "provenance")
 
@@ -48,9 +49,11 @@ def load_summary(slug: str, root: Path = RESULTS_ROOT) -> dict | None:
         summary = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ResultsError(f"{path} is corrupt ({error}); {fix_hint(slug)}") from error
-    missing = [key for key in SUMMARY_KEYS if key not in summary] if isinstance(
-        summary, dict
-    ) else list(SUMMARY_KEYS)
+    missing = (
+        [key for key in SUMMARY_KEYS if key not in summary]
+        if isinstance(summary, dict)
+        else list(SUMMARY_KEYS)
+    )
     if missing:
         raise ResultsError(f"{path} lacks {', '.join(missing)}; {fix_hint(slug)}")
     if summary["schema"] != SCHEMA_VERSION:
@@ -76,7 +79,9 @@ def load_records(slug: str, root: Path = RESULTS_ROOT) -> pd.DataFrame:
 def check_records(records: pd.DataFrame, where: str) -> None:
     """Tidy records: the required columns, at least one row, finite values."""
     if not isinstance(records, pd.DataFrame):
-        raise ResultsError(f"{where}: run() must return a DataFrame, got {type(records)}")
+        raise ResultsError(
+            f"{where}: run() must return a DataFrame, got {type(records)}"
+        )
     missing = [column for column in REQUIRED_COLUMNS if column not in records.columns]
     if missing:
         raise ResultsError(f"{where}: records lack columns {', '.join(missing)}")
@@ -112,4 +117,6 @@ def write_atomically(
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )

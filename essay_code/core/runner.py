@@ -9,9 +9,10 @@ from __future__ import annotations
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -22,6 +23,7 @@ from essay_code.core.charts import save_charts
 from essay_code.core.provenance import provenance
 from essay_code.core.registry import Point
 from essay_code.core.results import (
+    REPO_ROOT,
     RESULTS_ROOT,
     SCHEMA_VERSION,
     ResultsError,
@@ -74,7 +76,7 @@ def output_root(profile: str, customised: bool) -> Path:
     if profile == "default" and not customised:
         return RESULTS_ROOT
     suffix = "-custom" if customised else ""
-    return RESULTS_ROOT.parent / "build" / "results" / f"{profile}{suffix}"
+    return REPO_ROOT / "build" / "results" / f"{profile}{suffix}"
 
 
 def resolve_config(
@@ -98,7 +100,9 @@ def execute(point: Point, config, ctx: RunContext) -> tuple:
     records = records.reset_index(drop=True)
     estimates = point.module.summarize(records)
     if point.module.KEY not in estimates:
-        raise ResultsError(f"{point.slug}: summarize() lacks the KEY {point.module.KEY!r}")
+        raise ResultsError(
+            f"{point.slug}: summarize() lacks the KEY {point.module.KEY!r}"
+        )
     verdict = point.module.verdict(estimates)
     if not isinstance(verdict, Verdict):
         raise ResultsError(f"{point.slug}: verdict() must return a Verdict")

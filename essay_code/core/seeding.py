@@ -29,7 +29,9 @@ def make_deterministic() -> None:
 def choose_device(requested: str = "auto") -> torch.device:
     """cuda, then mps, then cpu for 'auto'; a named device must exist."""
     if requested not in DEVICE_CHOICES:
-        raise ValueError(f"unknown device {requested!r}; choose one of {DEVICE_CHOICES}")
+        raise ValueError(
+            f"unknown device {requested!r}; choose one of {DEVICE_CHOICES}"
+        )
     if requested == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

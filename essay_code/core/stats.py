@@ -7,8 +7,8 @@ The bootstrap uses a fixed seed: the same records always give the same interval.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import stats
@@ -31,7 +31,7 @@ class Estimate:
     digits: int = 2
 
     def above(self, threshold: float) -> bool | None:
-        """True if the whole CI is >= threshold, False if all below, None if it straddles."""
+        """True if the whole CI is >= threshold, False if all below, None if between."""
         if self.low >= threshold:
             return True
         if self.high < threshold:
@@ -39,7 +39,7 @@ class Estimate:
         return None
 
     def below(self, threshold: float) -> bool | None:
-        """True if the whole CI is <= threshold, False if all above, None if it straddles."""
+        """True if the whole CI is <= threshold, False if all above, None if between."""
         if self.high <= threshold:
             return True
         if self.low > threshold:
@@ -66,7 +66,7 @@ class Estimate:
 
 
 def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Interquartile mean: the mean of the middle 50% (trim 25% each side), as rliable."""
+    """Interquartile mean: the mean of the middle 50% (25% trimmed each side)."""
     return stats.trim_mean(values, 0.25, axis=axis)
 
 
@@ -129,7 +129,9 @@ def bootstrap_slope(
     x = np.asarray(x_by_seed, dtype=float)
     y = np.asarray(y_by_seed, dtype=float)
     if x.shape != y.shape or x.ndim != 2:
-        raise ValueError(f"expected two [seeds, points] arrays, got {x.shape}, {y.shape}")
+        raise ValueError(
+            f"expected two [seeds, points] arrays, got {x.shape}, {y.shape}"
+        )
 
     def fit(seed_rows: np.ndarray) -> float:
         return loglog_slope(x[0], np.exp(np.log(y[seed_rows]).mean(axis=0)))

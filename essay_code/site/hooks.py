@@ -63,6 +63,22 @@ def on_files(files: Files, config) -> Files:
     return files
 
 
+# Sections in reading order; MkDocs' own nav is alphabetical (Notebooks < Points).
+SECTION_ORDER = {"Points": 0, "Notebooks": 2}
+
+
+def on_nav(nav, config, files):
+    """The essay first, then the points, then the about pages, then the notebooks."""
+
+    def rank(item) -> tuple[int, int]:
+        if item.is_page and item.file.src_uri == "index.md":
+            return (-1, 0)
+        return (SECTION_ORDER.get(item.title, 1) if item.is_section else 1, 0)
+
+    nav.items.sort(key=rank)
+    return nav
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
     try:
         return markers.render(markdown, page.url, page.file.src_uri)

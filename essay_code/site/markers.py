@@ -4,7 +4,8 @@
     {{ slug.name.value }}      .low / .high: just that number
     {{ slug.verdict }}         badge;  {{ slug.reason }}, {{ slug.rule }}
     {{ slug.config.field }}    a config value;  {{ slug.seeds }}: how many seeds
-    {{ slug.estimates }}       table of estimates; {{ slug.provenance }}; {{ slug.downloads }}
+    {{ slug.estimates }}       table of estimates
+    {{ slug.provenance }}      provenance table; {{ slug.downloads }}: CSV, JSON links
     ```chart                   a live vega-embed chart with static SVG fallbacks
     slug/name
     ```
@@ -27,8 +28,9 @@ from essay_code.core.results import RESULTS_ROOT, ResultsError, load_summary
 from essay_code.core.stats import Estimate
 
 VALUE_MARKER = re.compile(r"\{\{\s*([a-z0-9-]+)\.([A-Za-z0-9_.]+)\s*\}\}")
-CHART_FENCE = re.compile(r"^```chart[ \t]*\n([a-z0-9-]+)/([A-Za-z0-9_-]+)[ \t]*\n```[ \t]*$",
-                         re.MULTILINE)
+CHART_FENCE = re.compile(
+    r"^```chart[ \t]*\n([a-z0-9-]+)/([A-Za-z0-9_-]+)[ \t]*\n```[ \t]*$", re.MULTILINE
+)
 VERDICT_TABLE = "<!-- verdict-table -->"
 EVIDENCE = re.compile(r"<!--\s*evidence:\s*(\d+)\s+([a-z0-9-]+)\s*-->")
 
@@ -53,8 +55,9 @@ def badge(status: str) -> str:
     return f'<span class="verdict-badge verdict-{status}">{status}</span>'
 
 
-def page_url(slug: str, root: str) -> str:
-    return f"{root}points/{slug}/"
+def page_link(slug: str, doc_root: str) -> str:
+    """A Markdown link target to a point page; MkDocs checks it and rewrites it."""
+    return f"{doc_root}points/{slug}.md"
 
 
 def estimate_table(summary: dict) -> str:
@@ -88,8 +91,8 @@ def provenance_table(summary: dict) -> str:
     return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
 
 
-def downloads(slug: str, root: str) -> str:
-    base = f"{root}results/{slug}"
+def downloads(slug: str, doc_root: str) -> str:
+    base = f"{doc_root}results/{slug}"
     return (
         f"[records.csv]({base}/records.csv){{ download }} (every seed, arm and metric) "
         f"and [summary.json]({base}/summary.json){{ download }} (estimates, verdict, "
@@ -97,7 +100,7 @@ def downloads(slug: str, root: str) -> str:
     )
 
 
-def value_of(slug: str, path: str, root: str, where: str) -> str:
+def value_of(slug: str, path: str, doc_root: str, where: str) -> str:
     summary = summary_for(slug, where)
     head, _, rest = path.partition(".")
     if head == "verdict" and not rest:
@@ -111,7 +114,7 @@ def value_of(slug: str, path: str, root: str, where: str) -> str:
     if head == "provenance" and not rest:
         return "\n\n" + provenance_table(summary) + "\n\n"
     if head == "downloads" and not rest:
-        return downloads(slug, root)
+        return downloads(slug, doc_root)
     if head == "config":
         if rest not in summary["config"]:
             raise MarkerError(f"{where}: {slug} has no config field {rest!r}")
@@ -137,22 +140,24 @@ def chart_html(slug: str, name: str, root: str, where: str) -> str:
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     title = spec.get("title", name)
     alt_text = html.escape(title if isinstance(title, str) else name, quote=True)
-    # Inline the spec: the chart renders without a fetch, even from file://.
-    spec_json = json.dumps(spec, separators=(",", ":")).replace("</", "<\\/")
+    # Inline the spec: the chart renders without a fetch, even from file://. It sits
+    # in an attribute, not a <script type="application/json">: Material's instant
+    # navigation re-creates inline scripts without their type and would run it.
+    spec_attr = html.escape(json.dumps(spec, separators=(",", ":")), quote=True)
     base = f"{root}results/{slug}/charts/{name}"
     return (
-        f'<figure class="essay-chart" data-chart="{slug}/{name}">\n'
+        f'<figure class="essay-chart" data-chart="{slug}/{name}" '
+        f'data-spec="{spec_attr}">\n'
         f'<div class="vega-target"></div>\n'
         f'<img class="chart-fallback chart-fallback-light" src="{base}.light.svg" '
         f'alt="{alt_text}">\n'
         f'<img class="chart-fallback chart-fallback-dark" src="{base}.dark.svg" '
         f'alt="{alt_text}">\n'
-        f'<script type="application/json" class="vega-spec">{spec_json}</script>\n'
         f"</figure>"
     )
 
 
-def verdict_table(root: str, where: str) -> str:
+def verdict_table(doc_root: str, where: str) -> str:
     rows = [
         "| tweets | claim | verdict | key number | why |",
         "|---|---|---|---|---|",
@@ -162,14 +167,14 @@ def verdict_table(root: str, where: str) -> str:
         key = Estimate.from_json(summary["estimates"][summary["key"]])
         tweets = ", ".join(f"[{t}](#tweet-{t})" for t in point.tweets)
         rows.append(
-            f"| {tweets} | [{point.title}]({page_url(slug, root)}) | "
+            f"| {tweets} | [{point.title}]({page_link(slug, doc_root)}) | "
             f"{badge(summary['verdict']['status'])} | {key.text()} | "
             f"{summary['verdict']['reason']} |"
         )
     return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 
 
-def evidence(tweet: int, slug: str, root: str, where: str) -> str:
+def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
     if slug == "table":
         return (
             '!!! abstract "Where the experiments stand"\n'
@@ -180,7 +185,7 @@ def evidence(tweet: int, slug: str, root: str, where: str) -> str:
     if point is None:
         return (
             '!!! note "Experiment coming"\n'
-            f"    The experiment `{slug}` for this tweet is specified but not built yet."
+            f"    The experiment `{slug}` for this tweet is specified, not built yet."
         )
     summary = summary_for(slug, where)
     status = summary["verdict"]["status"]
@@ -189,25 +194,32 @@ def evidence(tweet: int, slug: str, root: str, where: str) -> str:
         f'!!! verdict-{status} "Tested: {point.title}: {status}"\n'
         f"    {badge(status)} {summary['verdict']['reason']}  \n"
         f"    Key number: {key.text()}. "
-        f"[The experiment, its charts and its rule]({page_url(slug, root)})"
+        f"[The experiment, its charts and its rule]({page_link(slug, doc_root)})"
     )
 
 
 def render(markdown: str, page_url_path: str, src: str) -> str:
-    """All markers of one page; page_url_path is the page's URL ('' for the home)."""
-    root = "../" * page_url_path.count("/")
+    """All markers of one page.
+
+    Raw HTML (charts) needs URLs relative to the page's URL (page_url_path, '' for
+    the home page); Markdown links are relative to the source file (src), so MkDocs
+    can check them in strict mode and rewrite them.
+    """
+    url_root = "../" * page_url_path.count("/")
+    doc_root = "../" * src.count("/")
     markdown = CHART_FENCE.sub(
-        lambda m: chart_html(m.group(1), m.group(2), root, src), markdown
+        lambda m: chart_html(m.group(1), m.group(2), url_root, src), markdown
     )
     if VERDICT_TABLE in markdown:
+        table = verdict_table(doc_root, src)
         markdown = markdown.replace(
-            VERDICT_TABLE, '<span id="verdicts"></span>\n\n' + verdict_table(root, src)
+            VERDICT_TABLE, '<span id="verdicts"></span>\n\n' + table
         )
     markdown = EVIDENCE.sub(
-        lambda m: evidence(int(m.group(1)), m.group(2), root, src), markdown
+        lambda m: evidence(int(m.group(1)), m.group(2), doc_root, src), markdown
     )
     return VALUE_MARKER.sub(
-        lambda m: value_of(m.group(1), m.group(2), root, src), markdown
+        lambda m: value_of(m.group(1), m.group(2), doc_root, src), markdown
     )
 
 

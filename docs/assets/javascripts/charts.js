@@ -1,4 +1,4 @@
-// Render every chart of the page with vega-embed from its inlined Vega-Lite spec.
+// Render every chart of the page with vega-embed from its Vega-Lite spec (data-spec).
 // Runs on each page load, including Material's instant navigation (document$), and
 // again when the reader switches light/dark, so charts follow the colour scheme.
 (function () {
@@ -12,11 +12,10 @@
     const dark = darkMode();
     document.querySelectorAll("figure.essay-chart").forEach((figure) => {
       const target = figure.querySelector(".vega-target");
-      const specNode = figure.querySelector("script.vega-spec");
-      if (!target || !specNode) return;
+      if (!target || !figure.dataset.spec) return;
       const previous = views.get(figure);
       if (previous) previous.finalize();
-      const spec = JSON.parse(specNode.textContent);
+      const spec = JSON.parse(figure.dataset.spec);
       vegaEmbed(target, spec, {
         renderer: "svg",
         theme: dark ? "dark" : undefined,

@@ -1,0 +1,95 @@
+"""Code, docs and results kept in sync, and the committed results fresh."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import POINT_IDS, POINTS
+
+from essay_code.cli import point_state
+from essay_code.core.results import REPO_ROOT, RESULTS_ROOT, load_records, load_summary
+from essay_code.site.markers import CHART_FENCE, VALUE_MARKER
+
+DOCS = REPO_ROOT / "docs"
+# A copy of the original post, so the check needs nothing outside the repo.
+ESSAY = Path(__file__).parent / "data" / "what-cant-deep-learning-do.md"
+
+
+def test_every_point_has_page_notebook_and_results():
+    slugs = set(POINT_IDS)
+    pages = {path.stem for path in (DOCS / "points").glob("*.md")}
+    notebooks = {path.stem for path in (DOCS / "notebooks").glob("*.py")}
+    results = {
+        path.name
+        for path in RESULTS_ROOT.iterdir()
+        if path.is_dir() and not path.name.startswith(".")
+    }
+    assert pages == slugs, "docs/points/*.md and the registry differ"
+    assert notebooks == slugs, "docs/notebooks/*.py and the registry differ"
+    assert results == slugs, "results/ and the registry differ"
+
+
+@pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
+def test_committed_results_are_fresh(point):
+    state = point_state(point)
+    assert state["state"] == "fresh", (
+        f"results/{point.slug} is {state['state']}: {state['reason']}\n"
+        f"fix: python -m essay_code run {point.slug} --force"
+    )
+
+
+@pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
+def test_committed_results_are_the_default_profile(point):
+    summary = load_summary(point.slug)
+    assert summary["profile"] == "default"
+    assert len(summary["seeds"]) >= 5
+    assert summary["provenance"]["wall_seconds"] <= 120, "default profile over budget"
+    records = load_records(point.slug)
+    assert sorted(records["seed"].unique()) == summary["seeds"]
+    for name in summary["charts"]:
+        for suffix in (".vl.json", ".light.svg", ".dark.svg"):
+            assert (RESULTS_ROOT / point.slug / "charts" / f"{name}{suffix}").exists()
+
+
+@pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
+def test_verdict_follows_from_the_committed_estimates(point):
+    from essay_code.core.stats import Estimate
+
+    summary = load_summary(point.slug)
+    estimates = {k: Estimate.from_json(v) for k, v in summary["estimates"].items()}
+    assert point.module.verdict(estimates).to_json() == summary["verdict"]
+
+
+@pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
+def test_point_page_quotes_its_tweets_and_uses_its_results(point):
+    page = (DOCS / "points" / f"{point.slug}.md").read_text(encoding="utf-8")
+    tweets = _tweets()
+    for number in point.tweets:
+        assert tweets[number] in page, f"tweet {number} is not quoted verbatim"
+    charts = {
+        m.group(2) for m in CHART_FENCE.finditer(page) if m.group(1) == point.slug
+    }
+    assert charts, "the page shows none of its charts"
+    assert f"{{{{ {point.slug}.verdict }}}}" in page
+    assert f"{{{{ {point.slug}.provenance }}}}" in page
+    assert VALUE_MARKER.search(page)
+    assert f"notebooks/{point.slug}.py" in page, "the page must link its notebook"
+
+
+def _tweets() -> dict[int, str]:
+    text = ESSAY.read_text(encoding="utf-8")
+    return {
+        int(m.group(1)): m.group(0).strip()
+        for m in re.finditer(r"^(\d+)/.*$", text, re.MULTILINE)
+    }
+
+
+def test_essay_page_quotes_all_29_tweets_in_order():
+    page = (DOCS / "index.md").read_text(encoding="utf-8")
+    positions = [page.find(tweet) for _, tweet in sorted(_tweets().items())]
+    assert len(positions) == 29
+    assert -1 not in positions, "a tweet is missing or not verbatim"
+    assert positions == sorted(positions), "tweets out of order"
+    assert "<!-- verdict-table -->" in page
