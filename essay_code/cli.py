@@ -1,4 +1,8 @@
-"""python -m essay_code list | run | status  (also the `essay` console script)."""
+"""python -m essay_code list | run | status  (also the `essay` console script).
+
+`status` and a `run` of fresh points import neither torch nor the points: freshness
+comes from file hashes (see essay_code.core.cache), so a no-op run is about a second.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +10,36 @@ import argparse
 import json
 import sys
 
-from essay_code.core.cache import cache_parts, freshness
-from essay_code.core.config import PROFILE_NAMES, ConfigError
-from essay_code.core.registry import RegistryError, get_points
-from essay_code.core.results import ResultsError, load_summary
-from essay_code.core.runner import resolve_config, run_many
-from essay_code.core.seeding import DEVICE_CHOICES, choose_device
+from essay_code.core.cache import freshness, request_of, source_parts
+from essay_code.core.config import DEVICE_CHOICES, PROFILE_NAMES, ConfigError
+from essay_code.core.registry import RegistryError, check_slugs, source_paths
+from essay_code.core.results import ResultsError, load_summary, output_root
 
 
-def point_state(point) -> dict:
+def point_state(slug: str) -> dict:
     """Freshness of the committed (default-profile) results of one point."""
-    config = resolve_config(point, "default")
-    current = cache_parts(point, config, "default")
-    row = {"slug": point.slug, "tweets": list(point.tweets), "title": point.title}
+    current = source_parts(source_paths()[slug], request_of("default", None, None))
     try:
-        summary = load_summary(point.slug)
+        summary = load_summary(slug)
     except ResultsError as error:
-        return {**row, "state": "corrupt", "reason": str(error), "verdict": None}
+        return {"slug": slug, "state": "corrupt", "reason": str(error), "verdict": None}
     fresh = freshness(current, summary)
     verdict = summary["verdict"]["status"] if summary else None
-    return {**row, "state": fresh.state, "reason": fresh.reason, "verdict": verdict}
+    return {
+        "slug": slug,
+        "state": fresh.state,
+        "reason": fresh.reason,
+        "verdict": verdict,
+    }
 
 
 def cmd_list(args) -> int:
-    rows = [point_state(point) for point in get_points()]
+    from essay_code.core.registry import get_points
+
+    rows = [
+        {**point_state(p.slug), "tweets": list(p.tweets), "title": p.title}
+        for p in get_points()
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -45,7 +55,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_status(args) -> int:
-    rows = [point_state(point) for point in get_points(args.slugs)]
+    check_slugs(args.slugs)
+    rows = [point_state(slug) for slug in args.slugs or sorted(source_paths())]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
@@ -56,8 +67,37 @@ def cmd_status(args) -> int:
     return 0 if all(row["state"] == "fresh" for row in rows) else 1
 
 
+def fresh_without_import(slug: str, args) -> bool:
+    """Same source, core, torch and request as the stored results: nothing to do."""
+    if args.force:
+        return False
+    request = request_of(args.profile, args.seeds, args.set)
+    root = output_root(args.profile, customised=bool(args.seeds or args.set))
+    try:
+        stored = load_summary(slug, root)
+    except ResultsError:
+        return False  # the runner reports the corrupt file and refuses to run
+    current = source_parts(source_paths()[slug], request)
+    return freshness(current, stored).state == "fresh"
+
+
 def cmd_run(args) -> int:
-    points = get_points(args.slugs)
+    check_slugs(args.slugs)
+    slugs = args.slugs or list(source_paths())
+    pending = []
+    for slug in slugs:
+        if fresh_without_import(slug, args):
+            print(f"[{slug}] skipped: fresh, nothing to do")
+        else:
+            pending.append(slug)
+    if not pending:
+        return 0
+
+    from essay_code.core.registry import get_points
+    from essay_code.core.runner import resolve_config, run_many
+    from essay_code.core.seeding import choose_device
+
+    points = get_points(pending)
     choose_device(args.device)  # a missing GPU is one clear error, not one per point
     for point in points:  # fail on a bad --set before any point runs
         resolve_config(point, args.profile, args.seeds, args.set)

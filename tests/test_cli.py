@@ -13,7 +13,7 @@ import pytest
 from conftest import POINTS
 
 from essay_code.core import runner
-from essay_code.core.results import REPO_ROOT, RESULTS_ROOT
+from essay_code.core.results import REPO_ROOT, RESULTS_ROOT, output_root
 
 FIRST = POINTS[0]
 
@@ -139,6 +139,6 @@ def test_status_reports_which_input_changed(results_copy):
 
 
 def test_smoke_profile_never_writes_committed_results():
-    root = runner.output_root("smoke", customised=False)
+    root = output_root("smoke", customised=False)
     assert root != RESULTS_ROOT and "build" in root.parts
-    assert runner.output_root("default", customised=True) != RESULTS_ROOT
+    assert output_root("default", customised=True) != RESULTS_ROOT

@@ -33,7 +33,7 @@ def test_every_point_has_page_notebook_and_results():
 
 @pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
 def test_committed_results_are_fresh(point):
-    state = point_state(point)
+    state = point_state(point.slug)
     assert state["state"] == "fresh", (
         f"results/{point.slug} is {state['state']}: {state['reason']}\n"
         f"fix: python -m essay_code run {point.slug} --force"

@@ -1,22 +1,35 @@
 """When must a point re-run? When any input that can change its records changed.
 
-The key has four parts: the point's source, the core's source (essay_code/core/*.py),
-the resolved config (profile included) and the torch version. Each part is stored in
-summary.json, so `status` can say which one changed.
+The key covers the point's source, the core's source (essay_code/core/*.py), the
+resolved config (profile and overrides included) and the torch version. Each part is
+stored in summary.json, so `status` can say which one changed.
+
+The resolved config is a function of the point's source and the request (profile,
+--seeds, --set), so "same source, same core, same request, same torch" already means
+"same key". That lets `run` and `status` decide freshness from file hashes and
+package metadata alone, without importing torch or the point: a no-op run takes about
+a second. When the request differs, the runner resolves the config and compares its
+hash, so an equivalent request (`--set lr=0.10` for a default lr of 0.1) still hits.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
-import torch
-
 from essay_code.core.config import config_to_json, stable_hash
-from essay_code.core.registry import Point
 
 CORE_DIR = Path(__file__).resolve().parent
+
+PART_NAMES = {
+    "point": "the point's source changed",
+    "core": "essay_code/core changed",
+    "torch": "the torch version changed",
+    "request": "the profile, --seeds or --set changed",
+    "config": "the resolved config changed",
+}
 
 
 def file_hash(*paths: Path) -> str:
@@ -32,23 +45,36 @@ def core_hash() -> str:
     return file_hash(*sorted(CORE_DIR.glob("*.py")))
 
 
-def cache_parts(point: Point, config, profile: str) -> dict[str, str]:
-    parts = {
-        "point": file_hash(point.source_path),
+def torch_version() -> str:
+    """The installed torch release without its build tag: CPU and CUDA builds of one
+    release share a key (the device is recorded in the provenance instead)."""
+    return metadata.version("torch").split("+")[0]
+
+
+def request_of(profile: str, seeds: int | None, sets: list[str] | None) -> dict:
+    return {"profile": profile, "seeds": seeds, "sets": sorted(sets or [])}
+
+
+def source_parts(source: Path, request: dict) -> dict[str, str]:
+    """The parts known without importing anything heavy."""
+    return {
+        "point": file_hash(source),
         "core": core_hash(),
-        "config": stable_hash({"profile": profile, "config": config_to_json(config)}),
-        "torch": torch.__version__.split("+")[0],
+        "torch": torch_version(),
+        "request": stable_hash(request),
     }
-    parts["key"] = stable_hash(parts)
+
+
+def cache_parts(source: Path, request: dict, config) -> dict[str, str]:
+    """All parts, with the resolved config's hash, and the key over them."""
+    parts = source_parts(source, request)
+    parts["config"] = stable_hash(
+        {"profile": request["profile"], "config": config_to_json(config)}
+    )
+    parts["key"] = stable_hash(
+        {name: parts[name] for name in ("point", "core", "torch", "config")}
+    )
     return parts
-
-
-PART_NAMES = {
-    "point": "the point's source changed",
-    "core": "essay_code/core changed",
-    "config": "the config or profile changed",
-    "torch": "the torch version changed",
-}
 
 
 @dataclass(frozen=True)
@@ -58,13 +84,16 @@ class Freshness:
 
 
 def freshness(current: dict[str, str], stored_summary: dict | None) -> Freshness:
+    """Compare the parts we have; with a config hash, the request may differ."""
     if stored_summary is None:
         return Freshness("missing", "no results yet")
     stored = stored_summary.get("cache", {})
+    names = ["point", "core", "torch"]
+    names.append("config" if "config" in current else "request")
     changed = [
-        f"{text} ({stored.get(part, '?')} -> {current[part]})"
-        for part, text in PART_NAMES.items()
-        if stored.get(part) != current[part]
+        f"{PART_NAMES[name]} ({stored.get(name, '?')} -> {current[name]})"
+        for name in names
+        if stored.get(name) != current[name]
     ]
     if changed:
         return Freshness("stale", "; ".join(changed))

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 PROFILE_NAMES = ("smoke", "default", "full")
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 class ConfigError(ValueError):

@@ -72,6 +72,27 @@ def _check(module: ModuleType) -> None:
         raise RegistryError(f"{module.__name__}.TWEETS must be tweet numbers 1-29")
 
 
+def source_paths() -> dict[str, Path]:
+    """slug -> module file, without importing any point (fast: no torch)."""
+    folder = Path(essay_code.points.__file__).parent
+    return {
+        slug_of(info.name): folder / f"{info.name}.py"
+        for info in pkgutil.iter_modules(essay_code.points.__path__)
+        if not info.name.startswith("_")
+    }
+
+
+def check_slugs(slugs: list[str]) -> None:
+    """An unknown slug is an error that lists the valid ones."""
+    valid = source_paths()
+    unknown = [slug for slug in slugs if slug not in valid]
+    if unknown:
+        raise RegistryError(
+            f"unknown point {', '.join(map(repr, unknown))}; "
+            f"valid points: {', '.join(sorted(valid))}"
+        )
+
+
 @cache
 def all_points() -> dict[str, Point]:
     """slug -> Point for every module in essay_code.points, sorted by first tweet."""
@@ -88,13 +109,8 @@ def all_points() -> dict[str, Point]:
 
 def get_points(slugs: list[str] | None = None) -> list[Point]:
     """The named points (all when none named); an unknown slug lists the valid ones."""
-    points = all_points()
     if not slugs:
-        return list(points.values())
-    unknown = [slug for slug in slugs if slug not in points]
-    if unknown:
-        raise RegistryError(
-            f"unknown point {', '.join(map(repr, unknown))}; "
-            f"valid points: {', '.join(points)}"
-        )
+        return list(all_points().values())
+    check_slugs(slugs)
+    points = all_points()
     return [points[slug] for slug in slugs]

@@ -17,9 +17,6 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 SCHEMA_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Tests point this at a temporary copy; everything else uses the committed results/.
@@ -64,7 +61,22 @@ def load_summary(slug: str, root: Path = RESULTS_ROOT) -> dict | None:
     return summary
 
 
-def load_records(slug: str, root: Path = RESULTS_ROOT) -> pd.DataFrame:
+def output_root(profile: str, customised: bool) -> Path:
+    """results/ holds only the published run: the default profile, unmodified.
+
+    Any other profile, or --seeds/--set, goes to build/results/<profile>[-custom]
+    so an experiment can never overwrite the committed results by accident.
+    """
+    if profile == "default" and not customised:
+        return RESULTS_ROOT
+    suffix = "-custom" if customised else ""
+    return REPO_ROOT / "build" / "results" / f"{profile}{suffix}"
+
+
+def load_records(slug: str, root: Path = RESULTS_ROOT):
+    """records.csv as a DataFrame (pandas is imported here, not at start-up)."""
+    import pandas as pd
+
     path = point_dir(slug, root) / "records.csv"
     if not path.exists():
         raise ResultsError(f"{path} is missing; {fix_hint(slug)}")
@@ -76,8 +88,11 @@ def load_records(slug: str, root: Path = RESULTS_ROOT) -> pd.DataFrame:
     return records
 
 
-def check_records(records: pd.DataFrame, where: str) -> None:
+def check_records(records, where: str) -> None:
     """Tidy records: the required columns, at least one row, finite values."""
+    import numpy as np
+    import pandas as pd
+
     if not isinstance(records, pd.DataFrame):
         raise ResultsError(
             f"{where}: run() must return a DataFrame, got {type(records)}"

@@ -18,17 +18,16 @@ import torch
 from tqdm.auto import tqdm
 
 from essay_code.core import config as config_mod
-from essay_code.core.cache import cache_parts, freshness
+from essay_code.core.cache import cache_parts, freshness, request_of
 from essay_code.core.charts import save_charts
 from essay_code.core.provenance import provenance
 from essay_code.core.registry import Point
 from essay_code.core.results import (
-    REPO_ROOT,
-    RESULTS_ROOT,
     SCHEMA_VERSION,
     ResultsError,
     check_records,
     load_summary,
+    output_root,
     write_atomically,
     write_json,
 )
@@ -65,18 +64,6 @@ class Outcome:
     state: str  # ran | skipped | failed
     message: str
     results_dir: Path | None = None
-
-
-def output_root(profile: str, customised: bool) -> Path:
-    """results/ holds only the published run: the default profile, unmodified.
-
-    Any other profile, or --seeds/--set, goes to build/results/<profile>[-custom]
-    so an experiment can never overwrite the committed results by accident.
-    """
-    if profile == "default" and not customised:
-        return RESULTS_ROOT
-    suffix = "-custom" if customised else ""
-    return REPO_ROOT / "build" / "results" / f"{profile}{suffix}"
 
 
 def resolve_config(
@@ -124,7 +111,8 @@ def run_point(
 ) -> Outcome:
     config = resolve_config(point, profile, seeds, sets)
     root = root or output_root(profile, customised=bool(seeds or sets))
-    parts = cache_parts(point, config, profile)
+    request = request_of(profile, seeds, sets)
+    parts = cache_parts(point.source_path, request, config)
     stored = load_summary(point.slug, root) if not force else None
     if not force and freshness(parts, stored).state == "fresh":
         return Outcome(point.slug, "skipped", "fresh, nothing to do", root / point.slug)

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import torch
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+from essay_code.core.config import DEVICE_CHOICES
 
 
 def seed_everything(seed: int) -> None:
