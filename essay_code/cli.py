@@ -120,6 +120,18 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_new(args) -> int:
+    from essay_code.scaffold import scaffold
+
+    for path in scaffold(args.slug, args.tweets, args.title):
+        print(f"wrote {path}")
+    print(
+        f"next: fill in the TODOs, then `python -m essay_code run {args.slug}` and "
+        "`python -m pytest`; the tests name whatever is still missing"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m essay_code",
@@ -156,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one config field, e.g. --set lr=0.05 (repeatable)",
     )
     run.set_defaults(func=cmd_run)
+
+    new = sub.add_parser("new", help="scaffold a new point: module, page, notebook")
+    new.add_argument("slug", metavar="SLUG", help="e.g. 'my-claim' (lowercase, '-')")
+    new.add_argument("--tweets", type=int, nargs="+", required=True, metavar="N")
+    new.add_argument("--title", required=True, help="a short title for the claim")
+    new.set_defaults(func=cmd_new)
     return parser
 
 
