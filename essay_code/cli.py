@@ -10,10 +10,16 @@ import argparse
 import json
 import sys
 
+from essay_code import history
 from essay_code.core.cache import freshness, request_of, source_parts
 from essay_code.core.config import DEVICE_CHOICES, PROFILE_NAMES, ConfigError
 from essay_code.core.registry import RegistryError, check_slugs, source_paths
-from essay_code.core.results import ResultsError, load_summary, output_root
+from essay_code.core.results import (
+    RESULTS_ROOT,
+    ResultsError,
+    load_summary,
+    output_root,
+)
 
 
 def point_state(slug: str) -> dict:
@@ -110,6 +116,13 @@ def cmd_run(args) -> int:
         force=args.force,
         command=["python", "-m", "essay_code", *sys.argv[1:]],
     )
+    published = [
+        load_summary(o.slug)
+        for o in outcomes
+        if o.state == "ran" and o.results_dir == RESULTS_ROOT / o.slug
+    ]
+    if published:
+        history.append(published)
     failed = [outcome.slug for outcome in outcomes if outcome.state == "failed"]
     if failed:
         print(
@@ -130,6 +143,18 @@ def cmd_new(args) -> int:
         "`python -m pytest`; the tests name whatever is still missing"
     )
     return 0
+
+
+def cmd_gather(args) -> int:
+    from pathlib import Path
+
+    from essay_code.gather import gather
+
+    summary, problems = gather(Path(args.folder))
+    print(summary)
+    if args.pr_body:
+        Path(args.pr_body).write_text(summary, encoding="utf-8")
+    return 1 if problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--tweets", type=int, nargs="+", required=True, metavar="N")
     new.add_argument("--title", required=True, help="a short title for the claim")
     new.set_defaults(func=cmd_new)
+
+    gather = sub.add_parser(
+        "gather",
+        help="validate regenerated results (one folder per point) and land them",
+    )
+    gather.add_argument("folder", help="e.g. the regenerate workflow's artifacts")
+    gather.add_argument("--pr-body", help="also write the Markdown summary here")
+    gather.set_defaults(func=cmd_gather)
     return parser
 
 
