@@ -17,9 +17,13 @@ import jupytext
 import vl_convert
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
+from mkdocs.structure.nav import _add_previous_and_next_links, _get_by_type
+from mkdocs.structure.pages import Page
 
+from essay_code.core.charts import SPEC_CONFIG, SVG_CONFIG, THEMES
+from essay_code.core.registry import all_points
 from essay_code.core.results import REPO_ROOT, RESULTS_ROOT
-from essay_code.site import markers
+from essay_code.site import markers, overview
 
 log = logging.getLogger("mkdocs.hooks.essay")
 BUNDLE_URI = "assets/javascripts/vega-bundle.js"
@@ -51,8 +55,30 @@ def vega_bundle() -> str:
     return path.read_text(encoding="utf-8")
 
 
+def generated_charts(config) -> list[File]:
+    """The dashboard and history charts: specs for the pages, SVGs as files."""
+    charts = {"dashboard": overview.dashboard_chart()}
+    for slug in all_points():
+        charts[f"history-{slug}"] = overview.history_chart(slug)
+    markers.GENERATED_SPECS.clear()
+    files = []
+    for name, chart in charts.items():
+        if chart is None:
+            continue
+        spec = chart.to_dict()
+        spec["config"] = {**SPEC_CONFIG, **spec.get("config", {})}
+        markers.GENERATED_SPECS[name] = spec
+        for scheme, theme in THEMES.items():
+            svg = vl_convert.vegalite_to_svg(spec, theme=theme, config=SVG_CONFIG)
+            uri = f"{markers.GENERATED_DIR}/{name}.{scheme}.svg"
+            files.append(File.generated(config, uri, content=svg))
+    return files
+
+
 def on_files(files: Files, config) -> Files:
     files.append(File.generated(config, BUNDLE_URI, content=vega_bundle()))
+    for file in generated_charts(config):
+        files.append(file)
     for path in markers.results_files():
         uri = "results/" + path.relative_to(RESULTS_ROOT).as_posix()
         files.append(File.generated(config, uri, abs_src_path=str(path)))
@@ -76,6 +102,10 @@ def on_nav(nav, config, files):
         return (SECTION_ORDER.get(item.title, 1) if item.is_section else 1, 0)
 
     nav.items.sort(key=rank)
+    # MkDocs linked previous/next pages (the footer) before this hook ran: relink in
+    # the new order. These helpers are private to MkDocs but stable since 1.0.
+    nav.pages = _get_by_type(nav.items, Page)
+    _add_previous_and_next_links(nav.pages)
     return nav
 
 

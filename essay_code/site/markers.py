@@ -32,6 +32,8 @@ CHART_FENCE = re.compile(
     r"^```chart[ \t]*\n([a-z0-9-]+)/([A-Za-z0-9_-]+)[ \t]*\n```[ \t]*$", re.MULTILINE
 )
 VERDICT_TABLE = "<!-- verdict-table -->"
+DASHBOARD = "<!-- verdict-dashboard -->"
+GENERATED_DIR = "generated/charts"
 EVIDENCE = re.compile(r"<!--\s*evidence:\s*(\d+)\s+([a-z0-9-]+)\s*-->")
 
 
@@ -100,7 +102,18 @@ def downloads(slug: str, doc_root: str) -> str:
     )
 
 
-def value_of(slug: str, path: str, doc_root: str, where: str) -> str:
+def generated_chart(name: str, url_root: str, where: str) -> str:
+    spec = GENERATED_SPECS.get(name)
+    if spec is None:
+        return "*No regeneration has been recorded yet.*"
+    return figure_html(name, spec, f"{url_root}{GENERATED_DIR}/{name}")
+
+
+# Specs the hooks build from all results at build time (name -> Vega-Lite spec).
+GENERATED_SPECS: dict[str, dict] = {}
+
+
+def value_of(slug: str, path: str, doc_root: str, url_root: str, where: str) -> str:
     summary = summary_for(slug, where)
     head, _, rest = path.partition(".")
     if head == "verdict" and not rest:
@@ -115,6 +128,8 @@ def value_of(slug: str, path: str, doc_root: str, where: str) -> str:
         return "\n\n" + provenance_table(summary) + "\n\n"
     if head == "downloads" and not rest:
         return downloads(slug, doc_root)
+    if head == "history" and not rest:
+        return generated_chart(f"history-{slug}", url_root, where)
     if head == "config":
         if rest not in summary["config"]:
             raise MarkerError(f"{where}: {slug} has no config field {rest!r}")
@@ -133,26 +148,32 @@ def value_of(slug: str, path: str, doc_root: str, where: str) -> str:
 
 
 def chart_html(slug: str, name: str, root: str, where: str) -> str:
-    folder = RESULTS_ROOT / slug / "charts"
-    spec_path = folder / f"{name}.vl.json"
+    """A chart from results/<slug>/charts/: the spec and its static SVGs."""
+    spec_path = RESULTS_ROOT / slug / "charts" / f"{name}.vl.json"
     if not spec_path.exists():
         raise MarkerError(f"{where}: no chart {slug}/{name} ({spec_path} is missing)")
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    title = spec.get("title", name)
-    alt_text = html.escape(title if isinstance(title, str) else name, quote=True)
+    return figure_html(f"{slug}/{name}", spec, f"{root}results/{slug}/charts/{name}")
+
+
+def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
+    """A figure that charts.js renders live; <base>.light/.dark.svg are the static
+    fallbacks shown until then (and without JavaScript)."""
+    title = spec.get("title", chart_id)
+    title = title.get("text", chart_id) if isinstance(title, dict) else title
+    alt_text = html.escape(str(title), quote=True)
     # Inline the spec: the chart renders without a fetch, even from file://. It sits
     # in an attribute, not a <script type="application/json">: Material's instant
     # navigation re-creates inline scripts without their type and would run it.
     spec_attr = html.escape(json.dumps(spec, separators=(",", ":")), quote=True)
-    base = f"{root}results/{slug}/charts/{name}"
     return (
-        f'<figure class="essay-chart" data-chart="{slug}/{name}" '
+        f'<figure class="essay-chart" data-chart="{chart_id}" '
         f'data-spec="{spec_attr}">\n'
         f'<div class="vega-target"></div>\n'
-        f'<img class="chart-fallback chart-fallback-light" src="{base}.light.svg" '
-        f'alt="{alt_text}">\n'
-        f'<img class="chart-fallback chart-fallback-dark" src="{base}.dark.svg" '
-        f'alt="{alt_text}">\n'
+        f'<img class="chart-fallback chart-fallback-light" '
+        f'src="{fallback_base}.light.svg" alt="{alt_text}">\n'
+        f'<img class="chart-fallback chart-fallback-dark" '
+        f'src="{fallback_base}.dark.svg" alt="{alt_text}">\n'
         f"</figure>"
     )
 
@@ -218,8 +239,12 @@ def render(markdown: str, page_url_path: str, src: str) -> str:
     markdown = EVIDENCE.sub(
         lambda m: evidence(int(m.group(1)), m.group(2), doc_root, src), markdown
     )
+    if DASHBOARD in markdown:
+        markdown = markdown.replace(
+            DASHBOARD, generated_chart("dashboard", url_root, src)
+        )
     return VALUE_MARKER.sub(
-        lambda m: value_of(m.group(1), m.group(2), doc_root, src), markdown
+        lambda m: value_of(m.group(1), m.group(2), doc_root, url_root, src), markdown
     )
 
 

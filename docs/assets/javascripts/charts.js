@@ -20,7 +20,7 @@
         renderer: "svg",
         theme: dark ? "dark" : undefined,
         config: { background: null },
-        actions: { export: true, source: false, compiled: false, editor: false },
+        actions: false, // the menu overflows the content column; SVGs are downloadable
         tooltip: { theme: dark ? "dark" : "light" },
       })
         .then((result) => {

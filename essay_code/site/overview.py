@@ -1,0 +1,107 @@
+"""Charts the site makes from all results at build time: the verdict dashboard on the
+home page and each point's history of its key number across regenerations."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from essay_code import history
+from essay_code.core.registry import all_points
+from essay_code.core.results import load_summary
+from essay_code.core.stats import Estimate
+
+VERDICT_COLOURS = alt.Scale(
+    domain=["holds", "mitigated", "refuted", "inconclusive"],
+    range=["#c62828", "#ef6c00", "#2e7d32", "#757575"],
+)
+
+
+def dashboard_rows() -> pd.DataFrame:
+    rows = []
+    for slug, point in all_points().items():
+        summary = load_summary(slug)
+        if summary is None:
+            continue
+        key = Estimate.from_json(summary["estimates"][summary["key"]])
+        rows.append(
+            {
+                "point": point.title,
+                "slug": slug,
+                "tweets": ", ".join(map(str, point.tweets)),
+                "verdict": summary["verdict"]["status"],
+                "key": summary["key"],
+                "value": key.value,
+                "low": key.low,
+                "high": key.high,
+                "unit": key.unit,
+                "threshold": summary.get("key_threshold"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def dashboard_chart() -> alt.TopLevelMixin | None:
+    """Each point's key number with its 95% CI (and threshold where declared), one
+    row per point on its own scale (the units differ), coloured by verdict."""
+    rows = dashboard_rows()
+    if rows.empty:
+        return None
+    tooltip = ["point", "tweets", "verdict", "key", "value", "low", "high", "unit"]
+    panels = []
+    for _, row in rows.iterrows():
+        data = pd.DataFrame([row])
+        unit = f" ({row['unit']})" if row["unit"] else ""
+        base = alt.Chart(data).encode(
+            y=alt.Y("point:N", title=None, axis=alt.Axis(labelLimit=200))
+        )
+        colour = alt.Color("verdict:N", scale=VERDICT_COLOURS, legend=None)
+        layers = [
+            base.mark_rule(strokeWidth=3).encode(
+                x=alt.X("low:Q", title=f"{row['key']}{unit}"),
+                x2="high:Q",
+                color=colour,
+                tooltip=tooltip,
+            ),
+            base.mark_point(filled=True, size=90).encode(
+                x="value:Q", color=colour, tooltip=tooltip
+            ),
+        ]
+        if pd.notna(row["threshold"]):
+            layers.append(
+                base.mark_tick(thickness=2, size=20, color="#888").encode(
+                    x="threshold:Q", tooltip=["point", "key", "threshold"]
+                )
+            )
+        panels.append(alt.layer(*layers).properties(width=400, height=24))
+    return alt.vconcat(*panels, spacing=6).properties(
+        title="Each point's key number with its 95% CI (grey tick: threshold)"
+    )
+
+
+def history_chart(slug: str) -> alt.TopLevelMixin | None:
+    rows = pd.DataFrame([row for row in history.read() if row["slug"] == slug])
+    if rows.empty:
+        return None
+    for column in ("value", "low", "high"):
+        rows[column] = rows[column].astype(float)
+    base = alt.Chart(rows).encode(
+        x=alt.X("timestamp:T", title="regenerated", axis=alt.Axis(format="%Y-%m-%d")),
+        color=alt.Color("device:N", title="device"),
+    )
+    tooltip = [
+        "timestamp:T",
+        "verdict",
+        "value",
+        "low",
+        "high",
+        "device",
+        "torch",
+        "commit",
+    ]
+    return (
+        base.mark_rule(strokeWidth=2).encode(
+            y=alt.Y("low:Q", title=rows["key"].iloc[0]), y2="high:Q", tooltip=tooltip
+        )
+        + base.mark_line(point=True).encode(y="value:Q", tooltip=tooltip)
+    ).properties(width=560, height=220, title="Key number across regenerations")
