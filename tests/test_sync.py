@@ -65,6 +65,7 @@ def test_verdict_follows_from_the_committed_estimates(point):
 @pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
 def test_point_page_quotes_its_tweets_and_uses_its_results(point):
     page = (DOCS / "points" / f"{point.slug}.md").read_text(encoding="utf-8")
+    assert "TODO" not in page, f"docs/points/{point.slug}.md still has TODO lines"
     tweets = _tweets()
     for number in point.tweets:
         assert tweets[number] in page, f"tweet {number} is not quoted verbatim"

@@ -1,0 +1,93 @@
+"""The contributor path: `new` scaffolds a point into a copy of the repo; the
+registry lists it at once and the test suite names what it still lacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from essay_code.core.registry import RegistryError, source_paths
+from essay_code.core.results import REPO_ROOT
+from essay_code.scaffold import scaffold
+
+COPIED = ("essay_code", "docs", "tests", "results", "mkdocs.yml", "pyproject.toml")
+
+
+@pytest.fixture
+def repo_copy(tmp_path):
+    for name in COPIED:
+        source = REPO_ROOT / name
+        target = tmp_path / name
+        if source.is_dir():
+            shutil.copytree(
+                source, target, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(source, target)
+    return tmp_path
+
+
+def in_copy(repo, *args, timeout=600):
+    # The copy comes first on the path, so `essay_code` there is the one imported.
+    env = {k: v for k, v in os.environ.items() if k != "ESSAY_RESULTS_ROOT"}
+    env["PYTHONPATH"] = str(repo)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_scaffolded_point_is_registered_and_the_suite_names_what_is_missing(repo_copy):
+    made = in_copy(
+        repo_copy,
+        "-m",
+        "essay_code",
+        "new",
+        "demo-claim",
+        "--tweets",
+        "12",
+        "--title",
+        "Behaviours learned offline",
+    )
+    assert made.returncode == 0, made.stderr
+    listed = in_copy(repo_copy, "-m", "essay_code", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    row = next(r for r in json.loads(listed.stdout) if r["slug"] == "demo-claim")
+    assert row["tweets"] == [12] and row["state"] == "missing"
+
+    tests = in_copy(
+        repo_copy,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_points.py",
+        "tests/test_sync.py",
+        "-k",
+        "demo-claim or every_point",
+    )
+    report = tests.stdout
+    assert tests.returncode == 1, report[-3000:]
+    assert "TODO: write run()" in report
+    assert "results/demo-claim is missing" in report
+    assert "python -m essay_code run demo-claim" in report
+
+
+def test_scaffold_refuses_bad_or_taken_slugs(tmp_path):
+    with pytest.raises(RegistryError, match="lowercase"):
+        scaffold("Bad_Slug", [3], "x", root=tmp_path)
+    with pytest.raises(RegistryError, match="tweet numbers"):
+        scaffold("fine-slug", [30], "x", root=tmp_path)
+    taken = next(iter(source_paths()))
+    with pytest.raises(RegistryError, match="already exists"):
+        scaffold(taken, [3], "x", root=tmp_path)
