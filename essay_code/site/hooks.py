@@ -27,6 +27,7 @@ from essay_code.site import markers, overview
 
 log = logging.getLogger("mkdocs.hooks.essay")
 BUNDLE_URI = "assets/javascripts/vega-bundle.js"
+SOCIAL_CARD_URI = "assets/images/social-card.png"
 CACHE_DIR = REPO_ROOT / ".cache"
 
 
@@ -68,6 +69,11 @@ def generated_charts(config) -> list[File]:
         spec = chart.to_dict()
         spec["config"] = {**SPEC_CONFIG, **spec.get("config", {})}
         markers.GENERATED_SPECS[name] = spec
+        if name == "dashboard":  # the social preview card (og:image)
+            png = vl_convert.vegalite_to_png(
+                spec, scale=2, config={"background": "white"}
+            )
+            files.append(File.generated(config, SOCIAL_CARD_URI, content=png))
         for scheme, theme in THEMES.items():
             svg = vl_convert.vegalite_to_svg(spec, theme=theme, config=SVG_CONFIG)
             uri = f"{markers.GENERATED_DIR}/{name}.{scheme}.svg"
