@@ -1,0 +1,763 @@
+"""Tweet 3: gradient-based learning needs many, many steps to pick up a pattern.
+
+Claim: "Gradient based learning is quite slow. Takes many, many gradient descent
+steps to pick up patterns. Tough for high dimensional prediction."
+
+What the experiment does: the k-sparse parity task. Inputs x are uniform in {+-1}^n,
+the label is the product of k secret coordinates (k = 3), and the secret is drawn per
+seed. A width-256 ReLU MLP learns it by online SGD on fresh minibatches (hinge loss),
+and stops the first time its held-out accuracy reaches 99%. The classical arm is
+Gaussian elimination over GF(2): with bits b = (1 - x) / 2 the label is the sum of the
+secret bits mod 2, a linear equation, so n independent samples pin the secret down
+exactly. Both arms read the same sample stream per seed; the measured quantity is the
+number of samples (and the wall time) each needs, for n from 8 to 64, and the
+exponent of a power law fitted to that curve. A side arm flips 5% of the training
+labels: elimination then returns a wrong secret most of the time, SGD still gets to
+99% held-out accuracy on clean labels, and a noise-tolerant classical method (an
+exhaustive search over all k-subsets, which must be told k) is shown for fairness.
+
+What it does not show: one architecture, one optimizer setting (the calibration in
+POINTS.md, not tuned per n) and one target function, which is the textbook hard case
+for gradient methods and the textbook easy case for algebra. Elimination works
+because the data is exactly linear over GF(2); most patterns worth learning are not.
+Samples to 99% is not the same as gradient steps for other batch sizes, and the wall
+times are for this machine's CPU.
+
+References: Barak, Edelman, Goel, Kakade, Malach, Zhang 2022, "Hidden progress in
+deep learning: SGD learns parities near the computational limit" (NeurIPS);
+Shalev-Shwartz, Shamir, Shammah 2017, "Failures of gradient-based deep learning"
+(ICML); Kearns 1998 (statistical-query lower bounds for parities).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from itertools import combinations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from essay_code.core import (
+    Estimate,
+    RunContext,
+    Verdict,
+    all_of,
+    bootstrap,
+    bootstrap_slope,
+    mean_ci_table,
+    stack_seeded,
+    tooltip_fields,
+)
+
+TITLE = "Gradient descent needs many samples"
+TWEETS = (3,)
+KEY = "sample_ratio"
+
+MLP = "mlp-sgd"
+GF2 = "gf2-elimination"
+SUBSET = "subset-search"
+ARMS = (MLP, GF2, SUBSET)
+ARM_LABELS = {
+    MLP: "MLP + online SGD",
+    GF2: "Gaussian elimination over GF(2)",
+    SUBSET: "search over all k-subsets (told k)",
+}
+
+# Verdict thresholds, from POINTS.md (slow-gradients); not tuned.
+MIN_RATIO = 100.0  # the MLP must need at least this many times elimination's samples
+
+# Separate random streams per (seed, n, k), so arms and conditions can share them.
+STREAM_SAMPLES, STREAM_NOISE, STREAM_TEST, STREAM_SECRET = range(4)
+
+
+@dataclass(frozen=True)
+class Config:
+    seeds: int = 5  # independent secrets, sample streams and MLP initialisations
+    sizes: tuple[int, ...] = (8, 12, 16, 24, 32, 48, 64)  # input dimensions n
+    k: int = 3  # secret coordinates the label multiplies
+    width: int = 256  # hidden units of the one-hidden-layer ReLU MLP
+    lr: float = 0.1  # plain SGD learning rate (POINTS.md calibration)
+    batch_size: int = 32  # fresh samples per SGD step
+    target_accuracy: float = 0.99  # held-out accuracy that counts as solved
+    # Samples are drawn in chunks of eval_every (a multiple of batch_size); the
+    # held-out set is evaluated after a chunk once the sample count has grown by
+    # eval_growth since the last evaluation. So the first passing count is known to
+    # within 5% (or one chunk) at every n, evenly on the log-log plot, without
+    # evaluating every few steps at large n.
+    eval_every: int = 256
+    eval_growth: float = 0.05
+    test_size: int = 1024  # held-out samples per seed and n, always clean labels
+    max_samples: int = 300_000  # the MLP's sample budget; past it a seed is unsolved
+    subset_max_samples: int = 4096  # sample cap for both classical arms
+    label_noise: float = 0.05  # share of training labels flipped in the noise arm
+    # Wall time varies between runs, so the smoke profile (compared run to run in the
+    # tests) leaves it out of the records.
+    record_wall_time: bool = True
+    # torch intra-op threads while the MLPs train on a CPU (0: torch's default). The
+    # matmuls are tiny, so a second thread saves nothing, and when other processes
+    # share the cores a spinning thread pool made each step many times slower.
+    cpu_threads: int = 1
+
+
+PROFILES = {
+    "smoke": {
+        "seeds": 2,
+        "sizes": (6, 8),
+        "width": 64,
+        "test_size": 256,
+        "max_samples": 20_000,
+        "subset_max_samples": 512,
+        "record_wall_time": False,
+    },
+    "full": {
+        "seeds": 10,
+        "sizes": (8, 12, 16, 20, 24, 30, 40, 50, 64, 80, 100, 128),
+        "max_samples": 2_000_000,
+    },
+}
+
+
+# ---------------------------------------------------------------- data
+
+
+def stream_seed(seed: int, n: int, k: int, stream: int) -> int:
+    """A 63-bit torch seed for one random stream of one (seed, n, k)."""
+    state = np.random.SeedSequence([seed, n, k, stream]).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+def draw_secret(seed: int, n: int, k: int) -> np.ndarray:
+    """The k secret coordinates (sorted) of this seed's task at dimension n."""
+    rng = np.random.default_rng(stream_seed(seed, n, k, STREAM_SECRET))
+    return np.sort(rng.choice(n, size=k, replace=False))
+
+
+def parity_labels(x: torch.Tensor, secret: np.ndarray) -> torch.Tensor:
+    """y = product of the secret coordinates: x [..., n] in {+-1} -> y [...]."""
+    return x[..., torch.as_tensor(secret)].prod(dim=-1)
+
+
+class ParityStream:
+    """Fresh samples of one seed's task, in chunks: the same stream for every arm.
+
+    Noise flips are drawn from their own generator, so the clean and the noisy
+    condition see the same inputs, and the noisy labels differ in ~label_noise of them.
+    """
+
+    def __init__(self, seed: int, n: int, cfg: Config, chunk: int):
+        self.n, self.chunk, self.label_noise = n, chunk, cfg.label_noise
+        self.secret = draw_secret(seed, n, cfg.k)
+        self.inputs = torch.Generator().manual_seed(
+            stream_seed(seed, n, cfg.k, STREAM_SAMPLES)
+        )
+        self.noise = torch.Generator().manual_seed(
+            stream_seed(seed, n, cfg.k, STREAM_NOISE)
+        )
+
+    def next_chunk(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x [chunk, n] in {+-1}, clean labels [chunk], noisy labels [chunk]."""
+        bits = torch.randint(0, 2, (self.chunk, self.n), generator=self.inputs)
+        x = 1.0 - 2.0 * bits.float()
+        clean = parity_labels(x, self.secret)
+        flips = torch.rand(self.chunk, generator=self.noise) < self.label_noise
+        return x, clean, torch.where(flips, -clean, clean)
+
+
+def held_out(seed: int, n: int, cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seed's held-out set: x [test_size, n], clean labels [test_size]."""
+    generator = torch.Generator().manual_seed(stream_seed(seed, n, cfg.k, STREAM_TEST))
+    bits = torch.randint(0, 2, (cfg.test_size, n), generator=generator)
+    x = 1.0 - 2.0 * bits.float()
+    return x, parity_labels(x, draw_secret(seed, n, cfg.k))
+
+
+def to_bits(values: torch.Tensor) -> np.ndarray:
+    """{+-1} -> {0, 1} with -1 -> 1, so a product of signs is a sum of bits mod 2."""
+    return (values.numpy() < 0).astype(np.uint8)
+
+
+def parity_accuracy(subset: np.ndarray, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Held-out accuracy of the hypothesis 'y is the parity of these coordinates'."""
+    predicted = parity_labels(x, subset) if subset.size else torch.ones(len(y))
+    return float((predicted == y).float().mean())
+
+
+# ---------------------------------------------------------------- GF(2) elimination
+
+
+class GF2System:
+    """Incremental Gauss-Jordan elimination over GF(2), exact.
+
+    Each equation is one Python int: bit j (j < n) is the coefficient of secret bit j,
+    bit n is the label. Rows are kept fully reduced: every stored row has its pivot bit
+    set and every other stored row has that bit clear, so at rank n the label bit of
+    the row with pivot j is secret bit j.
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        self.mask = (1 << n) - 1
+        self.rows: dict[int, int] = {}  # pivot column -> reduced row
+
+    @property
+    def rank(self) -> int:
+        return len(self.rows)
+
+    def add(self, row: int) -> bool:
+        """Add one equation; True if it raised the rank."""
+        for pivot, stored in self.rows.items():
+            if row >> pivot & 1:
+                row ^= stored
+        coefficients = row & self.mask
+        if coefficients == 0:
+            return False  # dependent (with noise it may also be inconsistent)
+        pivot = (coefficients & -coefficients).bit_length() - 1
+        for other, stored in self.rows.items():
+            if stored >> pivot & 1:
+                self.rows[other] = stored ^ row
+        self.rows[pivot] = row
+        return True
+
+    def solution(self) -> np.ndarray:
+        """The secret bits [n] (call at rank n)."""
+        if self.rank < self.n:
+            raise ValueError(f"rank {self.rank} < n = {self.n}: not determined yet")
+        return np.array([self.rows[j] >> self.n & 1 for j in range(self.n)], np.uint8)
+
+
+def pack_equations(bits: np.ndarray, label_bits: np.ndarray) -> list[int]:
+    """bits [m, n] and label_bits [m] in {0, 1} -> m ints (bit j = bits[:, j])."""
+    augmented = np.concatenate([bits, label_bits[:, None]], axis=1)  # [m, n + 1]
+    packed = np.packbits(augmented, axis=1, bitorder="little")  # [m, ceil((n+1)/8)]
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]
+
+
+def eliminate(stream: ParityStream, noisy: bool, max_samples: int):
+    """Read samples until the system has rank n; return (secret subset, samples).
+
+    The subset is None if max_samples pass first (with random inputs this does not
+    happen: about n + 1.6 samples suffice on average).
+    """
+    system, used = GF2System(stream.n), 0
+    while system.rank < stream.n and used < max_samples:
+        x, clean, noisy_labels = stream.next_chunk()
+        labels = noisy_labels if noisy else clean
+        for row in pack_equations(to_bits(x), to_bits(labels)):
+            used += 1
+            if (system.add(row) and system.rank == stream.n) or used >= max_samples:
+                break
+    if system.rank < stream.n:
+        return None, used
+    return np.flatnonzero(system.solution()), used
+
+
+# ---------------------------------------------------------------- subset search
+
+
+def search_subsets(stream: ParityStream, k: int, noisy: bool, max_samples: int):
+    """Exhaustive search over all k-subsets (a classical method that knows k).
+
+    Counts each subset's agreements with the labels seen so far and stops at the
+    first sample after which the secret is the unique leader, the moment its
+    hypothesis has 100% held-out accuracy (a wrong parity has 50%). Tolerates label
+    noise, at the price of C(n, k) ~ n^k work per sample. Returns (leading subset,
+    samples, solved).
+    """
+    subsets = np.array(list(combinations(range(stream.n), k)))  # [S, k]
+    secret_index = int(np.flatnonzero((subsets == stream.secret).all(axis=1))[0])
+    counts = np.zeros(len(subsets), dtype=np.int32)
+    used, block = 0, 32
+    while used < max_samples:
+        x, clean, noisy_labels = stream.next_chunk()
+        bits, labels = to_bits(x), to_bits(noisy_labels if noisy else clean)
+        for start in range(0, len(bits), block):
+            rows = bits[start : start + block]  # [b, n]
+            parity = np.bitwise_xor.reduce(rows[:, subsets], axis=2)  # [b, S]
+            agree = parity == labels[start : start + block, None]
+            running = counts + np.cumsum(agree, axis=0, dtype=np.int32)  # [b, S]
+            best = running.max(axis=1, keepdims=True)
+            leaders = running == best
+            solved = (leaders.sum(axis=1) == 1) & leaders[:, secret_index]
+            if solved.any():
+                return stream.secret, used + int(np.argmax(solved)) + 1, True
+            counts = running[-1]
+            used += len(rows)
+            if used >= max_samples:
+                break
+    return subsets[int(np.argmax(counts))], used, False
+
+
+# ---------------------------------------------------------------- the MLP
+
+
+def make_mlp(n: int, width: int) -> nn.Module:
+    """The single-seed model: n -> width ReLU units -> one output (a sign)."""
+    return nn.Sequential(nn.Linear(n, width), nn.ReLU(), nn.Linear(width, 1))
+
+
+class StackedMLP:
+    """One make_mlp per seed, as stacked weights run with batched matmuls.
+
+    stack_seeded builds each seed's model exactly as a single run with that seed
+    would, and the weights are laid out for torch.baddbmm, about twice as fast on a
+    CPU as vmap over functional_call for this small network. The seeds share no
+    weights, so summing their losses gives each seed its own SGD step.
+    """
+
+    def __init__(self, n: int, width: int, seeds: list[int], device: torch.device):
+        _skeleton, params = stack_seeded(lambda: make_mlp(n, width), seeds, device)
+        self.w1 = params["0.weight"].detach().transpose(1, 2).contiguous()  # [S, n, w]
+        self.b1 = params["0.bias"].detach().unsqueeze(1).clone()  # [S, 1, w]
+        self.w2 = params["2.weight"].detach().transpose(1, 2).contiguous()  # [S, w, 1]
+        self.b2 = params["2.bias"].detach().unsqueeze(1).clone()  # [S, 1, 1]
+        self.params = [self.w1, self.b1, self.w2, self.b2]
+        for param in self.params:
+            param.requires_grad_(True)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """x [S, batch, n] -> outputs [S, batch]."""
+        hidden = torch.baddbmm(self.b1, x, self.w1).relu()  # [S, batch, w]
+        return torch.baddbmm(self.b2, hidden, self.w2).squeeze(-1)
+
+    def sgd_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> None:
+        """One SGD step on the hinge loss, each seed on its own batch x [S, b, n]."""
+        per_seed = torch.relu(1.0 - y * self(x)).mean(dim=1)  # [S]
+        grads = torch.autograd.grad(per_seed.sum(), self.params)
+        with torch.no_grad():
+            for param, grad in zip(self.params, grads, strict=True):
+                param.sub_(lr * grad)
+
+    @torch.no_grad()
+    def accuracy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Share of correct signs per seed: x [S, m, n], y [S, m] -> [S]."""
+        return (self(x) * y > 0).float().mean(dim=1)
+
+
+@contextmanager
+def torch_threads(count: int, device: torch.device) -> Iterator[None]:
+    """Use `count` intra-op threads on a CPU for the block, then restore the old."""
+    if count <= 0 or device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train_mlps(
+    n: int, cfg: Config, noisy: bool, ctx: RunContext
+) -> dict[str, np.ndarray]:
+    """Train every seed at dimension n (see _train_mlps) with cfg.cpu_threads."""
+    with torch_threads(cfg.cpu_threads, ctx.device):
+        return _train_mlps(n, cfg, noisy, ctx)
+
+
+def _train_mlps(
+    n: int, cfg: Config, noisy: bool, ctx: RunContext
+) -> dict[str, np.ndarray]:
+    """Train every seed at dimension n at once until each reaches the target.
+
+    Returns per-seed arrays [seeds]: samples seen at the first evaluation at or above
+    target_accuracy (else the samples seen when the cap stopped it), solved (1/0),
+    the held-out accuracy then, and the training wall time then. The clock covers
+    drawing samples and SGD steps, not the evaluations; it is the whole batch's
+    clock, so on a CPU it overstates what one seed alone would take.
+    """
+    if cfg.eval_every % cfg.batch_size:
+        raise ValueError("eval_every must be a multiple of batch_size")
+    seeds = list(range(cfg.seeds))
+    device = ctx.device
+    model = StackedMLP(n, cfg.width, seeds, device)
+    streams = [ParityStream(seed, n, cfg, cfg.eval_every) for seed in seeds]
+    tests = [held_out(seed, n, cfg) for seed in seeds]
+    test_x = torch.stack([x for x, _ in tests]).to(device)  # [S, test_size, n]
+    test_y = torch.stack([y for _, y in tests]).to(device)  # [S, test_size]
+
+    samples = np.full(len(seeds), float(cfg.max_samples))
+    solved = np.zeros(len(seeds))
+    accuracy = np.zeros(len(seeds))
+    wall = np.zeros(len(seeds))
+    seen, clock, evaluated = 0, 0.0, 0
+    while seen < cfg.max_samples and not solved.all():
+        started = time.perf_counter()
+        chunks = [stream.next_chunk() for stream in streams]
+        x = torch.stack([chunk[0] for chunk in chunks]).to(device)  # [S, chunk, n]
+        y = torch.stack([chunk[2 if noisy else 1] for chunk in chunks]).to(device)
+        for start in range(0, cfg.eval_every, cfg.batch_size):
+            end = start + cfg.batch_size
+            model.sgd_step(x[:, start:end], y[:, start:end], cfg.lr)
+        clock += time.perf_counter() - started
+        seen += cfg.eval_every
+        due = seen >= evaluated * (1 + cfg.eval_growth) or seen >= cfg.max_samples
+        if not due:
+            continue
+        evaluated = seen
+        current = model.accuracy(test_x, test_y).cpu().numpy()
+        newly = (current >= cfg.target_accuracy) & (solved == 0)
+        samples[newly], solved[newly] = seen, 1.0
+        waiting = solved == 0
+        accuracy[newly | waiting] = current[newly | waiting]
+        wall[newly | waiting] = clock
+    samples[solved == 0] = seen
+    return {"samples": samples, "solved": solved, "accuracy": accuracy, "wall": wall}
+
+
+# ---------------------------------------------------------------- the run
+
+
+def classical_arms(seed: int, n: int, cfg: Config, noisy: bool) -> list[tuple]:
+    """(arm, samples, solved, held-out accuracy, wall seconds) per classical arm."""
+    test_x, test_y = held_out(seed, n, cfg)
+    results = []
+    started = time.perf_counter()
+    stream = ParityStream(seed, n, cfg, cfg.eval_every)
+    subset, used = eliminate(stream, noisy, cfg.subset_max_samples)
+    wall = time.perf_counter() - started
+    found = subset is not None and np.array_equal(subset, stream.secret)
+    accuracy = parity_accuracy(subset, test_x, test_y) if subset is not None else 0.5
+    results.append((GF2, used, found, accuracy, wall))
+
+    started = time.perf_counter()
+    stream = ParityStream(seed, n, cfg, cfg.eval_every)
+    subset, used, found = search_subsets(stream, cfg.k, noisy, cfg.subset_max_samples)
+    wall = time.perf_counter() - started
+    results.append((SUBSET, used, found, parity_accuracy(subset, test_x, test_y), wall))
+    return results
+
+
+def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+    """Records: one row per (seed, arm, n, label_noise, metric).
+
+    Metrics: samples (to the first held-out accuracy >= target, or the cap), solved
+    (1 if the target was reached within the cap), heldout_accuracy (on clean labels,
+    at that point) and, unless record_wall_time is off, wall_seconds.
+    """
+    if cfg.label_noise <= 0:
+        raise ValueError("label_noise must be > 0: it defines the noise side arm")
+    records: list[dict] = []
+
+    def record(seed, arm, n, noise, samples, solved, accuracy, wall):
+        metrics = {
+            "samples": samples,
+            "solved": float(solved),
+            "heldout_accuracy": accuracy,
+        }
+        if cfg.record_wall_time:
+            metrics["wall_seconds"] = wall
+        for metric, value in metrics.items():
+            records.append(
+                {
+                    "seed": seed,
+                    "arm": arm,
+                    "n": n,
+                    "label_noise": noise,
+                    "metric": metric,
+                    "value": float(value),
+                }
+            )
+
+    conditions = [(n, noise) for n in cfg.sizes for noise in (0.0, cfg.label_noise)]
+    for n, noise in ctx.progress(conditions, total=len(conditions), desc="n x noise"):
+        mlp = train_mlps(n, cfg, noisy=noise > 0, ctx=ctx)
+        for seed in range(cfg.seeds):
+            record(
+                seed,
+                MLP,
+                n,
+                noise,
+                mlp["samples"][seed],
+                mlp["solved"][seed],
+                mlp["accuracy"][seed],
+                mlp["wall"][seed],
+            )
+            for arm, *values in classical_arms(seed, n, cfg, noisy=noise > 0):
+                record(seed, arm, n, noise, *values)
+    return pd.DataFrame(records)
+
+
+# ---------------------------------------------------------------- summary
+
+
+def per_seed(
+    records: pd.DataFrame, arm: str, metric: str, noisy: bool = False
+) -> pd.DataFrame:
+    """One metric as a table [seed x n] for one arm and condition."""
+    noise = records["label_noise"] > 0
+    rows = records[
+        (records["arm"] == arm)
+        & (records["metric"] == metric)
+        & (noise if noisy else ~noise)
+    ]
+    return rows.pivot_table(index="seed", columns="n", values="value")
+
+
+def solved_sizes(records: pd.DataFrame) -> list[int]:
+    """Sizes at which every seed of both the MLP and elimination solved (clean)."""
+    both = (per_seed(records, MLP, "solved") > 0).all() & (
+        per_seed(records, GF2, "solved") > 0
+    ).all()
+    return [int(n) for n in both.index[both.to_numpy()]]
+
+
+def constant(value: float, seeds: int, *, label: str, unit: str = "") -> Estimate:
+    """A number fixed by the design (no sampling error), as an Estimate to print."""
+    return Estimate(float(value), float(value), float(value), label, seeds, unit, 0)
+
+
+def exponent(records: pd.DataFrame, arm: str, sizes: list[int]) -> Estimate:
+    """Fitted power-law exponent of clean samples-to-solve over the given sizes."""
+    samples = per_seed(records, arm, "samples")[sizes].to_numpy()  # [seeds, sizes]
+    x = np.broadcast_to(np.asarray(sizes, float), samples.shape)
+    fit = bootstrap_slope(x, samples)
+    return replace(fit, method=f"{fit.method}; n = {', '.join(map(str, sizes))}")
+
+
+def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
+    seeds = records["seed"].nunique()
+    sizes = solved_sizes(records)
+    # No size where every seed of both arms solved: fall back to every size, where
+    # unsolved MLP seeds count at the cap, so ratio and exponent are lower bounds.
+    fit_sizes = (
+        sizes if len(sizes) >= 2 else sorted(int(n) for n in records["n"].unique())
+    )
+    largest = sizes[-1] if sizes else fit_sizes[-1]
+    biggest = int(records["n"].max())
+
+    def at(arm, metric, n, noisy=False):
+        return per_seed(records, arm, metric, noisy)[n]
+
+    mlp, gf2 = at(MLP, "samples", largest), at(GF2, "samples", largest)
+    estimates: dict[str, Estimate] = {
+        KEY: bootstrap(mlp / gf2, unit="x", digits=0, label="mean of per-seed ratios"),
+        "largest_n": constant(
+            largest, seeds, label="largest n where every seed of both arms solved"
+        ),
+        "mlp_samples": bootstrap(mlp, unit="samples", digits=0),
+        "gf2_samples": bootstrap(gf2, unit="samples", digits=1),
+        "subset_samples": bootstrap(
+            at(SUBSET, "samples", largest), unit="samples", digits=1
+        ),
+        "mlp_exponent": exponent(records, MLP, fit_sizes),
+        "gf2_exponent": exponent(records, GF2, fit_sizes),
+        "subset_exponent": exponent(records, SUBSET, fit_sizes),
+        "mlp_solved_share": bootstrap(
+            100 * per_seed(records, MLP, "solved").mean(axis=1),
+            unit="%",
+            digits=0,
+            label="mean over seeds of the share of sizes solved",
+        ),
+        "biggest_n": constant(biggest, seeds, label="largest n in the sweep"),
+        "noisy_gf2_accuracy": bootstrap(
+            100 * at(GF2, "heldout_accuracy", biggest, True), unit="%", digits=1
+        ),
+        "noisy_gf2_exact_share": bootstrap(
+            100 * per_seed(records, GF2, "solved", True).mean(axis=1),
+            unit="%",
+            digits=0,
+            label="mean over seeds of the share of sizes solved exactly",
+        ),
+        "noisy_mlp_accuracy": bootstrap(
+            100 * at(MLP, "heldout_accuracy", biggest, True), unit="%", digits=1
+        ),
+        "noisy_mlp_solved_share": bootstrap(
+            100 * per_seed(records, MLP, "solved", True).mean(axis=1),
+            unit="%",
+            digits=0,
+            label="mean over seeds of the share of sizes solved",
+        ),
+        "noisy_mlp_slowdown": bootstrap(
+            at(MLP, "samples", biggest, True) / at(MLP, "samples", biggest),
+            unit="x",
+            label="mean of per-seed ratios noisy / clean",
+        ),
+        "noisy_subset_samples": bootstrap(
+            at(SUBSET, "samples", biggest, True), unit="samples", digits=1
+        ),
+        "noisy_subset_accuracy": bootstrap(
+            100 * at(SUBSET, "heldout_accuracy", biggest, True), unit="%", digits=1
+        ),
+    }
+    if "wall_seconds" in set(records["metric"]):
+        estimates["mlp_wall_seconds"] = bootstrap(
+            at(MLP, "wall_seconds", largest), unit="s", digits=2
+        )
+        estimates["gf2_wall_ms"] = bootstrap(
+            1000 * at(GF2, "wall_seconds", largest), unit="ms", digits=2
+        )
+        estimates["subset_wall_ms"] = bootstrap(
+            1000 * at(SUBSET, "wall_seconds", largest), unit="ms", digits=1
+        )
+    return estimates
+
+
+RULE = (
+    f"Holds if, at the largest n where every seed of both arms solves, the MLP needs "
+    f">= {MIN_RATIO:g}x the samples of GF(2) elimination (the whole 95% CI of the "
+    f"per-seed ratio at or above {MIN_RATIO:g}) and the MLP's fitted exponent exceeds "
+    f"elimination's (the MLP's CI entirely above elimination's CI): slower, and "
+    f"slower to scale. Mitigated if the MLP needs >= {MIN_RATIO:g}x but its exponent "
+    f"CI lies entirely below the top of elimination's: many more samples, but by a "
+    f"factor that does not grow with n. Refuted if the whole CI of the ratio is below "
+    f"{MIN_RATIO:g}x. Inconclusive where a CI straddles a threshold."
+)
+
+
+def verdict(estimates: dict[str, Estimate]) -> Verdict:
+    ratio = estimates[KEY]
+    mlp_exp, gf2_exp = estimates["mlp_exponent"], estimates["gf2_exponent"]
+    many_more = ratio.above(MIN_RATIO)
+    scales_worse = mlp_exp.above(gf2_exp.high)
+    reason = (
+        f"at n = {estimates['largest_n'].value:.0f} the MLP needs {ratio.text()} "
+        f"the samples of elimination; fitted exponents: MLP {mlp_exp.text()}, "
+        f"elimination {gf2_exp.text()}"
+    )
+    if many_more is False:
+        status = "refuted"
+    elif many_more and scales_worse is False:
+        status = "mitigated"
+    elif all_of(many_more, scales_worse):
+        status = "holds"
+    else:
+        status = "inconclusive"
+    return Verdict(status, reason, RULE)
+
+
+# ---------------------------------------------------------------- charts
+
+
+def labelled(records: pd.DataFrame, metric: str, noisy: bool) -> pd.DataFrame:
+    """Per-seed rows of one metric and condition, with readable labels."""
+    noise = records["label_noise"] > 0
+    rows = records[(records["metric"] == metric) & (noise if noisy else ~noise)].copy()
+    solved = records[(records["metric"] == "solved") & (noise if noisy else ~noise)]
+    key = ["seed", "arm", "n"]
+    rows = rows.merge(
+        solved[key + ["value"]].rename(columns={"value": "solved"}), on=key
+    )
+    rows["method"] = rows["arm"].map(ARM_LABELS)
+    rows["outcome"] = np.where(rows["solved"] > 0, *OUTCOMES)
+    return rows
+
+
+OUTCOMES = ("reached the target", "did not reach it")
+
+
+def curve_chart(
+    rows: pd.DataFrame, *, title: str, y_title: str, y_format: str, log_y: bool
+) -> alt.LayerChart:
+    """Per-seed points, mean line and 95% CI band per arm, against n on a log axis."""
+    table = mean_ci_table(rows, ["method", "n"], bootstrap)
+    sizes = sorted(int(n) for n in rows["n"].unique())
+    x = alt.X(
+        "n:Q",
+        title="input dimension n (log scale)",
+        scale=alt.Scale(type="log", nice=False),
+        axis=alt.Axis(values=sizes, format="d"),
+    )
+    y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    # A fixed domain keeps each method's colour the same on every chart.
+    palette = alt.Scale(domain=[ARM_LABELS[arm] for arm in ARMS])
+    legend = alt.Legend(
+        orient="bottom",
+        columns=1,
+        symbolType="stroke",
+        symbolOpacity=1,
+        symbolStrokeWidth=3,
+    )
+    colour = alt.Color("method:N", scale=palette, title=None, legend=legend)
+    band = (
+        alt.Chart(table)
+        .mark_area(opacity=0.15)
+        .encode(x=x, y=alt.Y("low:Q", scale=y_scale), y2="high:Q", color=colour)
+    )
+    line = (
+        alt.Chart(table)
+        .mark_line()
+        .encode(
+            x=x,
+            y=alt.Y("mean:Q", title=y_title, scale=y_scale),
+            color=colour,
+            tooltip=tooltip_fields(
+                "method:N",
+                "n:Q",
+                alt.Tooltip("mean:Q", title="mean over seeds", format=y_format),
+                alt.Tooltip("low:Q", title="95% CI low", format=y_format),
+                alt.Tooltip("high:Q", title="95% CI high", format=y_format),
+                "seeds:Q",
+            ),
+        )
+    )
+    outcome = alt.Shape(
+        "outcome:N",
+        title=None,
+        scale=alt.Scale(domain=list(OUTCOMES), range=["circle", "cross"]),
+        legend=alt.Legend(orient="bottom"),
+    )
+    points = (
+        alt.Chart(rows)
+        .mark_point(opacity=0.6, size=30)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", scale=y_scale),
+            color=colour,
+            shape=outcome,
+            tooltip=tooltip_fields(
+                "method:N",
+                "n:Q",
+                "seed:Q",
+                "outcome:N",
+                alt.Tooltip("value:Q", title=y_title, format=y_format),
+            ),
+        )
+    )
+    return (line + band + points).properties(title=title, width=560, height=300)
+
+
+def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
+    noise = records.loc[records["label_noise"] > 0, "label_noise"].max()
+    flipped = f"{noise:.0%} flipped training labels"
+    result = {
+        "samples_to_solve": curve_chart(
+            labelled(records, "samples", noisy=False),
+            title="Samples to reach the target held-out accuracy (clean labels)",
+            y_title="samples (log scale)",
+            y_format=",.0f",
+            log_y=True,
+        ),
+    }
+    if "wall_seconds" in set(records["metric"]):
+        result["wall_time"] = curve_chart(
+            labelled(records, "wall_seconds", noisy=False),
+            title="Wall time to reach the target (clean labels)",
+            y_title="seconds (log scale)",
+            y_format=".2g",
+            log_y=True,
+        )
+    noisy_accuracy = labelled(records, "heldout_accuracy", noisy=True)
+    noisy_accuracy["value"] *= 100
+    result["label_noise"] = curve_chart(
+        noisy_accuracy,
+        title=f"Held-out accuracy on clean labels, trained with {flipped}",
+        y_title="held-out accuracy (%)",
+        y_format=".1f",
+        log_y=False,
+    )
+    noisy_samples = labelled(records, "samples", noisy=True)
+    result["noisy_samples"] = curve_chart(
+        noisy_samples[noisy_samples["arm"] != GF2],
+        title=f"Samples to reach the target with {flipped}",
+        y_title="samples (log scale)",
+        y_format=",.0f",
+        log_y=True,
+    )
+    return result
