@@ -1,0 +1,631 @@
+"""Tweets 16 and 21: deep nets and wide feature scales, and the normalization fixes.
+
+Claim (tweet 16): "DNNs are terrible at handling wide feature scales. Unlike robust
+random forests, require heavy feature tuning." Tweet 21 adds that architectural hacks
+to auto-normalize might fix this.
+
+What the experiment does: one tabular task (binary labels from an irregular function
+of 8 informative features, plus 8 pure-noise features), repeated with each feature
+multiplied by its own scale. The scales form a ladder over `spread` decades
+(spread 0: every scale is 1; spread 8: from 1e-4 to 1e4), assigned to features at
+random per seed; the latent data, labels, network initialisation and minibatch order
+are shared across spreads, so each seed's curve differs only in the scales. A plain
+MLP sees the raw inputs; four fixes put one step in front of the same MLP (standard
+scaling, a quantile transform, a BatchNorm input layer, piecewise-linear encoding);
+a random forest and histogram gradient boosting see the raw inputs with defaults.
+
+What it does not show: real data also has offsets, heavy tails, outliers and
+categorical features; this isolates scale alone. The MLP uses one reasonable setting
+(Adam, fixed epochs) for every arm, not a per-arm tuned one. Standard scaling,
+the quantile transform and piecewise-linear encoding are invariant to per-feature
+scale by construction, as are the trees (up to scikit-learn's absolute 1e-7 tie
+thresholds); the measured question is how much the raw MLP loses without them, and
+whether the one fix that learns its statistics during training (BatchNorm) does as
+well.
+
+References: Grinsztajn, Oyallon, Varoquaux 2022 (tree-based models still outperform
+deep learning on typical tabular data); Gorishniy, Rubachev, Babenko 2022 (embeddings
+for numerical features, piecewise-linear encoding); Ioffe & Szegedy 2015 (batch
+normalization).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.preprocessing import QuantileTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
+from torch import nn
+from torch.nn import functional as F
+
+from essay_code.core import (
+    Estimate,
+    RunContext,
+    Verdict,
+    all_of,
+    any_of,
+    batched_call,
+    bootstrap,
+    mean_ci_table,
+    stack_seeded,
+    tooltip_fields,
+)
+
+TITLE = "Wide feature scales and normalization"
+TWEETS = (16, 21)
+KEY = "raw_mlp_drop"
+
+RAW_ARM = "mlp-raw"
+# Each fix: one step in front of the same MLP, named as tweet 21's "hacks".
+FIX_ARMS = ("mlp-standard", "mlp-quantile", "mlp-batchnorm", "mlp-ple")
+TREE_ARMS = ("random-forest", "gradient-boosting")
+MLP_ARMS = (RAW_ARM, *FIX_ARMS)
+ARMS = (*MLP_ARMS, *TREE_ARMS)
+
+# Verdict thresholds, from POINTS.md (feature-scales); not tuned.
+MIN_RAW_DROP = 10.0  # points the raw MLP must lose from narrowest to widest spread
+MAX_FOREST_MOVE = 1.0  # points the random forest may move over the same sweep
+MIN_RECOVERY = 80.0  # % of the raw MLP's gap a fix must win back (tweet 21)
+
+
+@dataclass(frozen=True)
+class Config:
+    seeds: int = 5  # independent datasets, scale assignments and inits
+    n_train: int = 5000  # training rows per dataset
+    n_test: int = 5000  # held-out rows per dataset
+    informative: int = 8  # features the label depends on
+    noise_features: int = 8  # features independent of the label
+    # Decades between the smallest and largest feature scale; the first is the
+    # narrowest, the last the widest spread the verdict compares.
+    spreads: tuple[float, ...] = (0.0, 2.0, 4.0, 6.0, 8.0)
+    hidden: int = 64  # width of both hidden layers of every MLP
+    epochs: int = 30  # passes over the training set, the same for every MLP arm
+    batch_size: int = 128  # minibatch rows
+    lr: float = 1e-3  # Adam learning rate, the same for every MLP arm
+    ple_bins: int = 16  # quantile bins per feature for piecewise-linear encoding
+    batchnorm_eps: float = 1e-5  # nn.BatchNorm1d's default epsilon
+    forest_trees: int = 100  # scikit-learn's default forest size
+    # CPU threads for torch, the forest and boosting (0: each library's default).
+    # The work items are small, and when other processes share the cores a spinning
+    # thread pool made training many times slower; results do not depend on it.
+    cpu_threads: int = 1
+
+
+PROFILES = {
+    "smoke": {
+        "seeds": 2,
+        "n_train": 400,
+        "n_test": 400,
+        "spreads": (0.0, 8.0),
+        "hidden": 16,
+        "epochs": 2,
+        "ple_bins": 4,
+        "forest_trees": 10,
+    },
+    "full": {
+        "seeds": 10,
+        "spreads": (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0),
+        "hidden": 256,
+        "epochs": 100,
+    },
+}
+
+
+# ---------------------------------------------------------------- data
+
+
+def make_dataset(cfg: Config, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Latent features, labels and each feature's scale rank for one seed.
+
+    Returns latent [n_train + n_test, features] uniform in [-1, 1], labels [rows] in
+    {0, 1} (balanced: the threshold is the median), and rank [features]: feature j
+    gets the rank[j]-th scale of the ladder, so one permutation serves every spread.
+    """
+    rng = np.random.default_rng(seed)
+    rows = cfg.n_train + cfg.n_test
+    features = cfg.informative + cfg.noise_features
+    latent = rng.uniform(-1.0, 1.0, size=(rows, features))
+    informative = latent[:, : cfg.informative]
+    frequency = rng.uniform(0.5, 1.5, size=cfg.informative)
+    phase = rng.uniform(0.0, 2 * np.pi, size=cfg.informative)
+    # Irregular in Grinsztajn et al.'s sense: smooth waves plus a jump in half the
+    # informative features, and products of feature pairs so the target is not a
+    # sum of one-feature functions (which would favour per-feature encodings).
+    # Every informative feature matters about equally. The jumps sit at random
+    # points, not at 0, so no bin edge (a quantile at the median) lands on one.
+    stepped = cfg.informative // 2
+    jump_at = rng.uniform(-0.5, 0.5, size=stepped)
+    target = np.sin(np.pi * frequency * informative + phase).sum(axis=1)
+    target += 0.5 * np.sign(informative[:, :stepped] - jump_at).sum(axis=1)
+    target += 2.0 * (informative[:, 0::2] * informative[:, 1::2]).sum(axis=1)
+    labels = (target > np.median(target)).astype(np.float32)
+    rank = rng.permutation(features)
+    return latent, labels, rank
+
+
+def feature_scales(spread: float, rank: np.ndarray) -> np.ndarray:
+    """Scales 10**u, u evenly spaced over [-spread/2, spread/2], ordered by rank."""
+    ladder = np.linspace(-spread / 2, spread / 2, rank.size)
+    return 10.0 ** ladder[rank]
+
+
+# ---------------------------------------------------------------- input steps
+# Each maps (train [n_train, d], test [n_test, d]) -> the MLP's inputs, fitted on
+# train only.
+
+
+def standard_inputs(train: np.ndarray, test: np.ndarray, seed: int):
+    scaler = StandardScaler().fit(train)
+    return scaler.transform(train), scaler.transform(test)
+
+
+def quantile_inputs(train: np.ndarray, test: np.ndarray, seed: int):
+    quantiles = QuantileTransformer(
+        n_quantiles=min(1000, len(train)),
+        output_distribution="normal",
+        random_state=seed,
+    ).fit(train)
+    return quantiles.transform(train), quantiles.transform(test)
+
+
+def ple_edges(train: np.ndarray, bins: int) -> np.ndarray:
+    """Bin edges [d, bins + 1] at the training quantiles of each feature."""
+    return np.quantile(train, np.linspace(0.0, 1.0, bins + 1), axis=0).T
+
+
+def piecewise_linear_encode(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Gorishniy et al.'s PLE: [n, d] -> [n, d * bins].
+
+    Component t of a feature is 0 below its bin, 1 above it, linear inside; the first
+    bin is open to the left and the last to the right, so values outside the
+    training range still move the encoding.
+    """
+    left, width = edges[:, :-1], np.diff(edges, axis=1)  # [d, bins]
+    ratio = (values[:, :, None] - left) / np.maximum(width, 1e-300)  # [n, d, bins]
+    ratio[:, :, 1:] = np.maximum(ratio[:, :, 1:], 0.0)
+    ratio[:, :, :-1] = np.minimum(ratio[:, :, :-1], 1.0)
+    return ratio.reshape(len(values), -1)
+
+
+def ple_inputs(train: np.ndarray, test: np.ndarray, bins: int):
+    edges = ple_edges(train, bins)
+    return piecewise_linear_encode(train, edges), piecewise_linear_encode(test, edges)
+
+
+# ---------------------------------------------------------------- the MLP
+
+
+def make_mlp(inputs: int, hidden: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(inputs, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, 1),
+    )
+
+
+@dataclass
+class FittedMLPs:
+    """A stack of trained MLPs; with an input BatchNorm, its running statistics."""
+
+    skeleton: nn.Module
+    params: dict[str, torch.Tensor]
+    running_mean: torch.Tensor | None  # [models, 1, d] or None without BatchNorm
+    running_var: torch.Tensor | None
+    eps: float
+
+    @torch.no_grad()
+    def logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """inputs [models, rows, d] -> logits [models, rows]; BatchNorm in eval mode."""
+        inputs = inputs.to(next(iter(self.params.values())).device)
+        if self.running_mean is not None:
+            inputs = (inputs - self.running_mean) / torch.sqrt(
+                self.running_var + self.eps
+            )
+        return batched_call(self.skeleton, self.params, inputs).squeeze(-1)
+
+
+def train_mlps(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    init_seeds: list[int],
+    cfg: Config,
+    *,
+    batchnorm: bool = False,
+    ctx: RunContext | None = None,
+) -> FittedMLPs:
+    """Train one MLP per row of the stack at once.
+
+    train_x [models, n_train, d], train_y [models, n_train]. Model m starts from init
+    seed init_seeds[m] and visits the rows in the order drawn from that seed, so
+    models that share a seed differ only in their data. With batchnorm, each
+    minibatch passes an input BatchNorm1d (affine=False, momentum 0.1, cfg's eps)
+    first, exactly as nn.BatchNorm1d in train mode; tests check both against a loop.
+    """
+    ctx = ctx or RunContext(show_progress=False)
+    device = ctx.device
+    models, rows, features = train_x.shape
+    skeleton, params = stack_seeded(
+        lambda: make_mlp(features, cfg.hidden), init_seeds, device
+    )
+    train_x, train_y = train_x.to(device), train_y.to(device)
+    optimizer = torch.optim.Adam(params.values(), lr=cfg.lr)
+    running_mean = torch.zeros(models, 1, features, device=device)
+    running_var = torch.ones(models, 1, features, device=device)
+    order_rngs = {seed: torch.Generator().manual_seed(seed) for seed in set(init_seeds)}
+    model_index = torch.arange(models, device=device)[:, None]
+
+    for _epoch in ctx.progress(range(cfg.epochs), total=cfg.epochs, desc="mlp epochs"):
+        orders = {
+            seed: torch.randperm(rows, generator=g) for seed, g in order_rngs.items()
+        }
+        order = torch.stack([orders[seed] for seed in init_seeds]).to(device)
+        for start in range(0, rows, cfg.batch_size):
+            index = order[:, start : start + cfg.batch_size]  # [models, batch]
+            batch_x, batch_y = train_x[model_index, index], train_y[model_index, index]
+            if batchnorm:
+                batch = index.shape[1]
+                mean = batch_x.mean(dim=1, keepdim=True)
+                var = batch_x.var(dim=1, unbiased=False, keepdim=True)
+                batch_x = (batch_x - mean) / torch.sqrt(var + cfg.batchnorm_eps)
+                # nn.BatchNorm1d keeps the unbiased variance in its running estimate.
+                running_mean = 0.9 * running_mean + 0.1 * mean
+                running_var = 0.9 * running_var + 0.1 * var * batch / max(batch - 1, 1)
+            logits = batched_call(skeleton, params, batch_x).squeeze(-1)
+            # Summed over models: each model gets exactly its own mean-loss gradient.
+            per_model = F.binary_cross_entropy_with_logits(
+                logits, batch_y, reduction="none"
+            ).mean(dim=1)
+            optimizer.zero_grad(set_to_none=True)
+            per_model.sum().backward()
+            optimizer.step()
+
+    if not batchnorm:
+        running_mean = running_var = None
+    return FittedMLPs(skeleton, params, running_mean, running_var, cfg.batchnorm_eps)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    return float(100.0 * np.mean(predicted.astype(np.float32) == labels))
+
+
+@contextmanager
+def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
+    """torch and OpenMP/BLAS (boosting) use `count` threads in the block (0: as is)."""
+    if count <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(count)
+    try:
+        with threadpool_limits(limits=count):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+    with cpu_threads(cfg.cpu_threads, ctx.device):
+        return run_arms(cfg, ctx)
+
+
+def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+    """Tidy records: one row per (seed, arm, spread, metric), where metric is
+    accuracy (held out) or train_accuracy, both in %."""
+    seeds = list(range(cfg.seeds))
+    cells = [(seed, spread) for seed in seeds for spread in cfg.spreads]
+    datasets = {seed: make_dataset(cfg, seed) for seed in seeds}
+    records: list[dict] = []
+
+    def record(seed, arm, spread, train_acc, test_acc):
+        for metric, value in (("train_accuracy", train_acc), ("accuracy", test_acc)):
+            records.append(
+                {
+                    "seed": seed,
+                    "arm": arm,
+                    "spread": spread,
+                    "metric": metric,
+                    "value": value,
+                }
+            )
+
+    # Raw inputs per cell: latent * scales, split into train and test.
+    raw: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
+    for seed, spread in cells:
+        latent, _labels, rank = datasets[seed]
+        scaled = latent * feature_scales(spread, rank)
+        raw[seed, spread] = scaled[: cfg.n_train], scaled[cfg.n_train :]
+
+    def labels_of(seed):
+        labels = datasets[seed][1]
+        return labels[: cfg.n_train], labels[cfg.n_train :]
+
+    steps = {
+        RAW_ARM: lambda train, test, seed: (train, test),
+        "mlp-standard": standard_inputs,
+        "mlp-quantile": quantile_inputs,
+        "mlp-batchnorm": lambda train, test, seed: (train, test),
+        "mlp-ple": lambda train, test, seed: ple_inputs(train, test, cfg.ple_bins),
+    }
+    for arm in ctx.progress(MLP_ARMS, desc="mlp arms"):
+        inputs = [steps[arm](*raw[cell], cell[0]) for cell in cells]
+        # float32 stacks: [cells, rows, d]; every cell is one model in the batch.
+        train_x = torch.tensor(
+            np.stack([pair[0] for pair in inputs]), dtype=torch.float32
+        )
+        test_x = torch.tensor(
+            np.stack([pair[1] for pair in inputs]), dtype=torch.float32
+        )
+        train_y = torch.tensor(np.stack([labels_of(seed)[0] for seed, _ in cells]))
+        fitted = train_mlps(
+            train_x,
+            train_y,
+            [seed for seed, _ in cells],
+            cfg,
+            batchnorm=arm == "mlp-batchnorm",
+            ctx=ctx,
+        )
+        train_pred = (fitted.logits(train_x) > 0).cpu().numpy()
+        test_pred = (fitted.logits(test_x) > 0).cpu().numpy()
+        for index, (seed, spread) in enumerate(cells):
+            train_labels, test_labels = labels_of(seed)
+            record(
+                seed,
+                arm,
+                spread,
+                accuracy(train_pred[index], train_labels),
+                accuracy(test_pred[index], test_labels),
+            )
+
+    tree_models = {
+        "random-forest": lambda seed: RandomForestClassifier(
+            n_estimators=cfg.forest_trees,
+            n_jobs=cfg.cpu_threads or -1,
+            random_state=seed,
+        ),
+        "gradient-boosting": lambda seed: HistGradientBoostingClassifier(
+            random_state=seed
+        ),
+    }
+    for arm, make_model in tree_models.items():
+        for seed, spread in ctx.progress(cells, desc=arm):
+            train, test = raw[seed, spread]
+            train_labels, test_labels = labels_of(seed)
+            model = make_model(seed).fit(train, train_labels)
+            record(
+                seed,
+                arm,
+                spread,
+                accuracy(model.predict(train), train_labels),
+                accuracy(model.predict(test), test_labels),
+            )
+    return pd.DataFrame(records)
+
+
+# ---------------------------------------------------------------- summary
+
+
+def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy as a table [seed, spread] x arm."""
+    table = records[records["metric"] == "accuracy"].pivot_table(
+        index=["seed", "spread"], columns="arm", values="value"
+    )
+    return table
+
+
+def spread_ends(records: pd.DataFrame) -> tuple[float, float]:
+    spreads = sorted(records["spread"].unique())
+    return spreads[0], spreads[-1]
+
+
+def drop_by_seed(records: pd.DataFrame, arm: str) -> pd.Series:
+    """Per seed: accuracy at the narrowest spread minus at the widest (points)."""
+    table = accuracy_table(records)[arm].unstack("spread")
+    narrow, wide = spread_ends(records)
+    return table[narrow] - table[wide]
+
+
+def recovery_by_seed(records: pd.DataFrame, fix: str) -> pd.Series:
+    """Per seed: % of the raw MLP's narrow-to-wide gap that the fix wins back.
+
+    100 * (fix at widest - raw at widest) / (raw at narrowest - raw at widest), so
+    above 100 when the fix beats even the raw MLP at the narrowest spread. A gap under
+    1 point counts as 1 so the ratio stays finite; the verdict reads recovery only
+    when the gap is at least MIN_RAW_DROP points.
+    """
+    table = accuracy_table(records)
+    narrow, wide = spread_ends(records)
+    raw = table[RAW_ARM].unstack("spread")
+    fixed = table[fix].unstack("spread")
+    gap = (raw[narrow] - raw[wide]).clip(lower=1.0)
+    return 100.0 * (fixed[wide] - raw[wide]) / gap
+
+
+def best_arm(records: pd.DataFrame, arms: tuple[str, ...], spread: float) -> str:
+    table = accuracy_table(records).xs(spread, level="spread")
+    return str(table[list(arms)].mean().idxmax())
+
+
+def estimate_name(prefix: str, arm: str, suffix: str = "") -> str:
+    """'recovery', 'mlp-ple' -> 'recovery_mlp_ple': page markers allow no hyphens."""
+    return "_".join(part for part in (prefix, arm.replace("-", "_"), suffix) if part)
+
+
+def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
+    narrow, wide = spread_ends(records)
+    table = accuracy_table(records)
+    estimates: dict[str, Estimate] = {
+        KEY: bootstrap(drop_by_seed(records, RAW_ARM), unit="points"),
+        "forest_move": bootstrap(drop_by_seed(records, "random-forest"), unit="points"),
+        "boosting_move": bootstrap(
+            drop_by_seed(records, "gradient-boosting"), unit="points"
+        ),
+    }
+    for fix in FIX_ARMS:
+        estimates[estimate_name("recovery", fix)] = bootstrap(
+            recovery_by_seed(records, fix), unit="%", digits=0
+        )
+    for arm in ARMS:
+        for name, spread in (("narrowest", narrow), ("widest", wide)):
+            estimates[estimate_name("accuracy", arm, name)] = bootstrap(
+                table[arm].xs(spread, level="spread"), unit="%", digits=1
+            )
+    # Grinsztajn's question at the widest spread: best tree arm minus best MLP arm
+    # (each chosen by its mean over seeds), paired by seed.
+    wide_table = table.xs(wide, level="spread")
+    best_tree = best_arm(records, TREE_ARMS, wide)
+    best_mlp = best_arm(records, MLP_ARMS, wide)
+    estimates["trees_minus_best_mlp"] = bootstrap(
+        wide_table[best_tree] - wide_table[best_mlp],
+        unit="points",
+        label=f"mean of {best_tree} minus {best_mlp}",
+    )
+    return estimates
+
+
+RULE = (
+    f"Tweet 16 holds if the raw MLP's test accuracy drops by >= {MIN_RAW_DROP:g} "
+    f"points from the narrowest to the widest scale spread while the random forest "
+    f"moves by <= {MAX_FOREST_MOVE:g} point (whole 95% CIs past the thresholds). "
+    f"Tweet 21 turns that into 'mitigated' if a normalization fix recovers "
+    f">= {MIN_RECOVERY:g}% of the raw MLP's gap at the widest spread. Refuted if "
+    f"either half of tweet 16 fails; inconclusive if a CI straddles a threshold."
+)
+
+
+def verdict(estimates: dict[str, Estimate]) -> Verdict:
+    drop, forest = estimates[KEY], estimates["forest_move"]
+    recoveries = {fix: estimates[estimate_name("recovery", fix)] for fix in FIX_ARMS}
+    failure = all_of(
+        drop.above(MIN_RAW_DROP),
+        forest.below(MAX_FOREST_MOVE),
+        forest.above(-MAX_FOREST_MOVE),
+    )
+    fixed = any_of(*(rec.above(MIN_RECOVERY) for rec in recoveries.values()))
+    recovered = ", ".join(
+        f"{fix.removeprefix('mlp-')} {rec.value:.0f}%"
+        for fix, rec in recoveries.items()
+    )
+    reason = (
+        f"raw MLP drops {drop.text()} from the narrowest to the widest spread; "
+        f"random forest moves {forest.text()}; share of the gap recovered: "
+        f"{recovered}; best tree minus best MLP at the widest spread: "
+        f"{estimates['trees_minus_best_mlp'].text()}"
+    )
+    if failure is False:
+        status = "refuted"
+    elif failure is None or fixed is None:
+        status = "inconclusive"
+    else:
+        status = "mitigated" if fixed else "holds"
+    return Verdict(status, reason, RULE)
+
+
+# ---------------------------------------------------------------- charts
+
+
+ARM_LABELS = {
+    RAW_ARM: "MLP, raw inputs",
+    "mlp-standard": "MLP + standard scaling",
+    "mlp-quantile": "MLP + quantile transform",
+    "mlp-batchnorm": "MLP + BatchNorm input layer",
+    "mlp-ple": "MLP + piecewise-linear encoding",
+    "random-forest": "random forest",
+    "gradient-boosting": "gradient boosting",
+}
+
+
+def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
+    accuracy_table = mean_ci_table(
+        records[records["metric"] == "accuracy"], ["arm", "spread"], bootstrap
+    )
+    accuracy_table["model"] = accuracy_table["arm"].map(ARM_LABELS)
+    order = [ARM_LABELS[arm] for arm in ARMS]
+    x = alt.X(
+        "spread:Q",
+        title="scale spread (decades between smallest and largest feature scale)",
+        axis=alt.Axis(values=sorted(accuracy_table["spread"].unique()), format="g"),
+    )
+    # Opaque stroke symbols: the legend would otherwise take the faint band's look.
+    legend = alt.Legend(
+        orient="bottom",
+        columns=2,
+        symbolType="stroke",
+        symbolOpacity=1,
+        symbolStrokeWidth=3,
+    )
+    colour = alt.Color("model:N", sort=order, title=None, legend=legend)
+    tips = tooltip_fields(
+        "model:N",
+        alt.Tooltip("spread:Q", title="spread (decades)"),
+        alt.Tooltip("mean:Q", title="test accuracy %", format=".1f"),
+        alt.Tooltip("low:Q", title="95% CI low", format=".1f"),
+        alt.Tooltip("high:Q", title="95% CI high", format=".1f"),
+        "seeds:Q",
+    )
+    base = alt.Chart(accuracy_table).encode(x=x)
+    band = base.mark_area(opacity=0.15).encode(y="low:Q", y2="high:Q", color=colour)
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("mean:Q", title="test accuracy (%)", scale=alt.Scale(zero=False)),
+        color=colour,
+        tooltip=tips,
+    )
+    accuracy_chart = (band + line).properties(
+        title="Test accuracy vs feature-scale spread (mean, 95% CI over seeds)",
+        width=560,
+    )
+
+    recovery = pd.concat(
+        [
+            recovery_by_seed(records, fix).rename("value").reset_index().assign(arm=fix)
+            for fix in FIX_ARMS
+        ]
+    )
+    recovery_table = mean_ci_table(recovery, ["arm"], bootstrap)
+    recovery_table["fix"] = recovery_table["arm"].map(ARM_LABELS)
+    recovery_tips = tooltip_fields(
+        "fix:N",
+        alt.Tooltip("mean:Q", title="% of the gap recovered", format=".0f"),
+        alt.Tooltip("low:Q", title="95% CI low", format=".0f"),
+        alt.Tooltip("high:Q", title="95% CI high", format=".0f"),
+        "seeds:Q",
+    )
+    y = alt.Y("fix:N", title=None, sort=[ARM_LABELS[fix] for fix in FIX_ARMS])
+    points = alt.Chart(recovery_table).encode(y=y)
+    bars = points.mark_errorbar(ticks=True).encode(
+        x=alt.X(
+            "low:Q",
+            title="% of the raw MLP's gap recovered at the widest spread",
+        ),
+        x2="high:Q",
+    )
+    dots = points.mark_point(filled=True, size=70).encode(
+        x="mean:Q", tooltip=recovery_tips
+    )
+    threshold = (
+        alt.Chart(pd.DataFrame({"threshold": [MIN_RECOVERY]}))
+        .mark_rule(strokeDash=[4, 4])
+        .encode(
+            x="threshold:Q",
+            tooltip=tooltip_fields(
+                alt.Tooltip("threshold:Q", title="verdict threshold (%)")
+            ),
+        )
+    )
+    recovery_chart = (bars + dots + threshold).properties(
+        title="How much of the gap each fix wins back (mean, 95% CI over seeds)",
+        width=560,
+    )
+    return {"accuracy": accuracy_chart, "gap-recovered": recovery_chart}
