@@ -129,13 +129,15 @@ def test_failure_is_named_and_other_points_still_run(tmp_path, monkeypatch):
 def test_status_reports_which_input_changed(results_copy):
     summary_path = results_copy / FIRST.slug / "summary.json"
     summary = json.loads(summary_path.read_text())
-    summary["cache"]["config"] = "0" * 16
+    summary["cache"]["point"] = "0" * 16
+    summary["cache"]["request"] = "1" * 16
     summary_path.write_text(json.dumps(summary))
     done = cli("status", "--json", results=results_copy)
     assert done.returncode == 1
     row = next(r for r in json.loads(done.stdout) if r["slug"] == FIRST.slug)
     assert row["state"] == "stale"
-    assert "the config or profile changed" in row["reason"]
+    assert "the point's source changed" in row["reason"]
+    assert "the profile, --seeds or --set changed" in row["reason"]
 
 
 def test_smoke_profile_never_writes_committed_results():
