@@ -115,6 +115,10 @@ smoke profile live. Download the data: {{{{ {slug}.downloads }}}}.
 ## Provenance
 
 {{{{ {slug}.provenance }}}}
+
+### The key number across regenerations
+
+{{{{ {slug}.history }}}}
 """
 
 

@@ -45,7 +45,13 @@ def test_committed_results_are_the_default_profile(point):
     summary = load_summary(point.slug)
     assert summary["profile"] == "default"
     assert len(summary["seeds"]) >= 5
-    assert summary["provenance"]["wall_seconds"] <= 120, "default profile over budget"
+    # The budget is 2 minutes on 2 cores. Wall time says it on a quiet machine; on a
+    # busy one the process's own CPU time (all threads) is the honest measure.
+    prov = summary["provenance"]
+    assert min(prov["wall_seconds"], prov["cpu_seconds"]) <= 120, (
+        f"default profile over budget: {prov['wall_seconds']} s wall, "
+        f"{prov['cpu_seconds']} s CPU"
+    )
     records = load_records(point.slug)
     assert sorted(records["seed"].unique()) == summary["seeds"]
     for name in summary["charts"]:
@@ -75,6 +81,7 @@ def test_point_page_quotes_its_tweets_and_uses_its_results(point):
     assert charts, "the page shows none of its charts"
     assert f"{{{{ {point.slug}.verdict }}}}" in page
     assert f"{{{{ {point.slug}.provenance }}}}" in page
+    assert f"{{{{ {point.slug}.history }}}}" in page
     assert VALUE_MARKER.search(page)
     assert f"notebooks/{point.slug}.py" in page, "the page must link its notebook"
 

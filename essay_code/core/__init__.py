@@ -13,6 +13,7 @@ _HOMES = {
     "mean_ci_table": "charts",
     "tooltip_fields": "charts",
     "RunContext": "runner",
+    "cpu_threads": "seeding",
     "Estimate": "stats",
     "bootstrap": "stats",
     "bootstrap_slope": "stats",

@@ -23,7 +23,11 @@ def _git(*args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def provenance(device_label: str, wall_seconds: float, command: list[str]) -> dict:
+def provenance(
+    device_label: str, wall_seconds: float, cpu_seconds: float, command: list[str]
+) -> dict:
+    """cpu_seconds is the process's CPU time over all threads: on a machine shared
+    with other work it tells what the run itself cost, which wall time does not."""
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
@@ -36,5 +40,6 @@ def provenance(device_label: str, wall_seconds: float, command: list[str]) -> di
         "device": device_label,
         "torch_threads": torch.get_num_threads(),
         "wall_seconds": round(wall_seconds, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

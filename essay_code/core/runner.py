@@ -118,9 +118,10 @@ def run_point(
         return Outcome(point.slug, "skipped", "fresh, nothing to do", root / point.slug)
 
     ctx = RunContext(device=choose_device(device), show_progress=show_progress)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     records, estimates, verdict, charts = execute(point, config, ctx)
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     summary: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "slug": point.slug,
@@ -135,7 +136,10 @@ def run_point(
         "charts": sorted(charts),
         "cache": parts,
         "provenance": provenance(
-            device_name(ctx.device), wall, command or ["python", "-m", "essay_code"]
+            device_name(ctx.device),
+            wall,
+            cpu,
+            command or ["python", "-m", "essay_code"],
         ),
     }
 

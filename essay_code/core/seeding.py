@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from essay_code.core.config import DEVICE_CHOICES
 
@@ -61,3 +64,24 @@ def device_name(device: torch.device) -> str:
     import platform
 
     return "CPU: " + (platform.processor() or platform.machine())
+
+
+@contextmanager
+def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
+    """Run a block with torch and OpenMP/BLAS pools limited to `count` threads on a
+    CPU (0: leave them as they are).
+
+    The points train small models: thousands of tiny ops, where a second thread only
+    adds synchronisation, and on a machine shared with other work the spin-waiting
+    threads multiplied CPU time several-fold. A point opts in with a config field.
+    """
+    if count <= 0 or device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        with threadpool_limits(limits=count):
+            yield
+    finally:
+        torch.set_num_threads(before)

@@ -31,8 +31,6 @@ normalization).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import altair as alt
@@ -41,7 +39,6 @@ import pandas as pd
 import torch
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.preprocessing import QuantileTransformer, StandardScaler
-from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.nn import functional as F
 
@@ -53,6 +50,7 @@ from essay_code.core import (
     any_of,
     batched_call,
     bootstrap,
+    cpu_threads,
     mean_ci_table,
     stack_seeded,
     tooltip_fields,
@@ -71,6 +69,7 @@ ARMS = (*MLP_ARMS, *TREE_ARMS)
 
 # Verdict thresholds, from POINTS.md (feature-scales); not tuned.
 MIN_RAW_DROP = 10.0  # points the raw MLP must lose from narrowest to widest spread
+KEY_THRESHOLD = MIN_RAW_DROP  # the dashboard draws the key number against this
 MAX_FOREST_MOVE = 1.0  # points the random forest may move over the same sweep
 MIN_RECOVERY = 80.0  # % of the raw MLP's gap a fix must win back (tweet 21)
 
@@ -298,22 +297,6 @@ def train_mlps(
 
 def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(100.0 * np.mean(predicted.astype(np.float32) == labels))
-
-
-@contextmanager
-def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
-    """torch and OpenMP/BLAS (boosting) use `count` threads in the block (0: as is)."""
-    if count <= 0:
-        yield
-        return
-    before = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(count)
-    try:
-        with threadpool_limits(limits=count):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:

@@ -32,8 +32,6 @@ Shalev-Shwartz, Shamir, Shammah 2017, "Failures of gradient-based deep learning"
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import combinations
 
@@ -50,6 +48,7 @@ from essay_code.core import (
     all_of,
     bootstrap,
     bootstrap_slope,
+    cpu_threads,
     mean_ci_table,
     stack_seeded,
     tooltip_fields,
@@ -71,6 +70,7 @@ ARM_LABELS = {
 
 # Verdict thresholds, from POINTS.md (slow-gradients); not tuned.
 MIN_RATIO = 100.0  # the MLP must need at least this many times elimination's samples
+KEY_THRESHOLD = MIN_RATIO  # the dashboard draws the key number against this
 
 # Separate random streams per (seed, n, k), so arms and conditions can share them.
 STREAM_SAMPLES, STREAM_NOISE, STREAM_TEST, STREAM_SECRET = range(4)
@@ -339,25 +339,11 @@ class StackedMLP:
         return (self(x) * y > 0).float().mean(dim=1)
 
 
-@contextmanager
-def torch_threads(count: int, device: torch.device) -> Iterator[None]:
-    """Use `count` intra-op threads on a CPU for the block, then restore the old."""
-    if count <= 0 or device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train_mlps(
     n: int, cfg: Config, noisy: bool, ctx: RunContext
 ) -> dict[str, np.ndarray]:
     """Train every seed at dimension n (see _train_mlps) with cfg.cpu_threads."""
-    with torch_threads(cfg.cpu_threads, ctx.device):
+    with cpu_threads(cfg.cpu_threads, ctx.device):
         return _train_mlps(n, cfg, noisy, ctx)
 
 

@@ -87,6 +87,7 @@ def provenance_table(summary: dict) -> str:
         ("commit", f"`{commit[:12]}`{dirty}"),
         ("command", f"`{prov['command']}`"),
         ("wall time", f"{prov['wall_seconds']:.1f} s"),
+        ("CPU time", f"{prov.get('cpu_seconds', float('nan')):.1f} s (all threads)"),
         ("date", prov["timestamp"]),
         ("cache key", f"`{summary['cache']['key']}`"),
     ]
@@ -180,8 +181,8 @@ def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
 
 def verdict_table(doc_root: str, where: str) -> str:
     rows = [
-        "| tweets | claim | verdict | key number | why |",
-        "|---|---|---|---|---|",
+        "| tweets | claim | verdict | key number |",
+        "|---|---|---|---|",
     ]
     for slug, point in all_points().items():
         summary = summary_for(slug, where)
@@ -189,8 +190,7 @@ def verdict_table(doc_root: str, where: str) -> str:
         tweets = ", ".join(f"[{t}](#tweet-{t})" for t in point.tweets)
         rows.append(
             f"| {tweets} | [{point.title}]({page_link(slug, doc_root)}) | "
-            f"{badge(summary['verdict']['status'])} | {key.text()} | "
-            f"{summary['verdict']['reason']} |"
+            f"{badge(summary['verdict']['status'])} | {key.text()} |"
         )
     return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 

@@ -35,7 +35,8 @@ def dashboard_rows() -> pd.DataFrame:
                 "low": key.low,
                 "high": key.high,
                 "unit": key.unit,
-                "threshold": summary.get("key_threshold"),
+                # Optional: the threshold the verdict compares the key number with.
+                "threshold": getattr(point.module, "KEY_THRESHOLD", None),
             }
         )
     return pd.DataFrame(rows)

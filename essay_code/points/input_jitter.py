@@ -1,0 +1,877 @@
+"""Tweet 2: small jitters to the input, and swapped colours, break deep nets.
+
+Claim (tweet 2): "Deep learning methods are known to fail at learning after small
+jitters to input. Think object recognition breaking when colors are swapped."
+
+What the experiment does: synthetic "colour shapes" (24x24 RGB, a filled square,
+disc or triangle of equal area at a random position and size on a dark noisy
+background; the object's hue comes from a narrow red-orange band that says nothing
+about the label). Four arms see the same images: a plain CNN (no augmentation); two
+fixes, the same CNN trained with random channel permutations and hue rotations, and
+the same CNN fed the channel-mean (grayscale) image; and a classical arm, orientation
+histograms of image gradients (HOG-like, on the channel-mean image, unsigned and
+L2-normalised) with logistic regression. Each trained model is then tested on the
+5 non-identity RGB channel permutations, HSV hue rotations of 0-180 degrees,
+non-cyclic shifts of 0-4 pixels (zeros enter), and FGSM perturbations of the RGB
+pixels (for the classical arm through its differentiable feature map).
+
+What it does not show: the colour failure is a failure to extrapolate to colours
+never seen in training, which any learner that reads colour would share; the
+classical arm is immune because its features throw colour away by construction,
+and the grayscale CNN shows that a network given the same invariance is immune too.
+A toy with three shapes says nothing about ImageNet-scale models, and FGSM is the
+weakest common attack (stronger ones only lower the curves).
+
+References: Goodfellow, Shlens, Szegedy 2015 (FGSM; linear models are as vulnerable);
+Hendrycks & Dietterich 2019 (ImageNet-C corruptions); Azulay & Weiss 2019 (small
+shifts change CNN predictions); Zhang 2019 (anti-aliased pooling); Dalal & Triggs
+2005 (HOG).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from torch.nn import functional as F
+
+from essay_code.core import (
+    Estimate,
+    RunContext,
+    Verdict,
+    all_of,
+    any_of,
+    bootstrap,
+    cpu_threads,
+    mean_ci_table,
+    tooltip_fields,
+)
+
+TITLE = "Small jitters and swapped colours"
+TWEETS = (2,)
+KEY = "permutation_drop_cnn"
+
+PLAIN = "cnn"
+FIXES = ("cnn-augment", "cnn-gray")
+CLASSICAL = "hog-logreg"
+ARMS = (PLAIN, *FIXES, CLASSICAL)
+# Arm -> the stem of its estimate names (snake_case).
+ARM_KEYS = {
+    PLAIN: "cnn",
+    "cnn-augment": "augmented_cnn",
+    "cnn-gray": "gray_cnn",
+    CLASSICAL: "hog",
+}
+ARM_LABELS = {
+    PLAIN: "plain CNN",
+    "cnn-augment": "CNN + colour augmentation",
+    "cnn-gray": "CNN on grayscale",
+    CLASSICAL: "HOG + logistic regression",
+}
+CLASSES = ("square", "disc", "triangle")
+CHANNEL_NAMES = "RGB"
+# All orderings of (R, G, B); output channel k takes input channel perm[k].
+PERMUTATIONS = tuple(itertools.permutations(range(3)))
+SWAPS = PERMUTATIONS[1:]  # the 5 non-identity permutations
+
+# Verdict thresholds, from POINTS.md (input-jitter); not tuned.
+MIN_CNN_DROP = 20.0  # points the plain CNN must lose under a colour swap
+KEY_THRESHOLD = MIN_CNN_DROP  # the dashboard draws the key number against this
+MAX_ROBUST_DROP = 5.0  # points the classical arm (and a fix) may lose
+MAX_CLEAN_COST = 1.0  # clean-accuracy points a fix may cost
+# FGSM: the classical arm falls "as hard as" the CNN if its accuracy drop at the
+# reference epsilon is within FGSM_MARGIN points of the CNN's (or larger).
+FGSM_REFERENCE_EPS = 0.031  # about 8/255, the usual L-infinity budget on CIFAR
+FGSM_MARGIN = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    seeds: int = 5  # independent datasets and initialisations
+    # 1 intra-op thread: tiny ops gain nothing from a second one, and on a shared
+    # machine spinning threads multiplied CPU time (0: torch's default).
+    cpu_threads: int = 1
+    image_size: int = 24  # pixels per side
+    n_train: int = 2000  # training images per seed (balanced over 3 classes)
+    n_test: int = 1000  # test images per seed
+    # Disc radius of the smallest and largest object (pixels); squares and triangles
+    # get the same area, so size does not tell the classes apart.
+    radius_min: float = 3.0
+    radius_max: float = 5.5
+    hue_low: float = 0.0  # object hue band, degrees (0 = red)
+    hue_high: float = 30.0  # ... to orange; independent of the label
+    colour_min: float = 0.7  # lowest HSV saturation and value of an object
+    noise_std: float = 0.05  # Gaussian pixel noise on every channel
+    width: int = 8  # channels of the first conv layer (then 2x, 2x)
+    epochs: int = 8  # passes over the training set, every CNN arm
+    batch_size: int = 64  # minibatch images
+    lr: float = 3e-3  # Adam learning rate, every CNN arm
+    hog_cell: int = 6  # HOG cell side (pixels): a 4x4 grid of cells
+    hog_bins: int = 9  # unsigned orientation bins over 0-180 degrees
+    logreg_c: float = 1.0  # inverse L2 strength of the logistic regression
+    hue_angles: tuple[float, ...] = (0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0)
+    shifts: tuple[int, ...] = (0, 1, 2, 3, 4)  # non-cyclic shifts, pixels
+    # FGSM L-infinity budgets on [0, 1] pixels (0, 1, 2, 4, 8, 16, 32 / 255).
+    fgsm_eps: tuple[float, ...] = (0.0, 0.004, 0.008, 0.016, 0.031, 0.063, 0.125)
+
+
+PROFILES = {
+    "smoke": {
+        "seeds": 2,
+        "n_train": 300,
+        "n_test": 150,
+        "epochs": 1,
+        "width": 4,
+        "hue_angles": (0.0, 90.0, 180.0),
+        "shifts": (0, 1, 4),
+        "fgsm_eps": (0.0, 0.031),
+    },
+    "full": {
+        "seeds": 10,
+        "n_train": 10000,
+        "n_test": 5000,
+        "width": 16,
+        "epochs": 15,
+        "hue_angles": tuple(float(a) for a in range(0, 181, 15)),
+    },
+}
+
+
+# ---------------------------------------------------------------- colour maths
+# Images are float tensors [..., 3, H, W] in [0, 1]; the formulas are torchvision's
+# HSV conversion, written here so that they batch over any leading dimensions.
+
+
+def rgb_to_hsv(image: torch.Tensor) -> torch.Tensor:
+    """[..., 3, H, W] RGB -> [..., 3, H, W] HSV, hue in [0, 1)."""
+    red, green, blue = image.unbind(dim=-3)
+    maxc = image.max(dim=-3).values
+    minc = image.min(dim=-3).values
+    gray = maxc == minc
+    chroma = maxc - minc
+    ones = torch.ones_like(maxc)
+    saturation = chroma / torch.where(gray, ones, maxc)
+    divisor = torch.where(gray, ones, chroma)
+    rc, gc, bc = (
+        (maxc - red) / divisor,
+        (maxc - green) / divisor,
+        (maxc - blue) / divisor,
+    )
+    hue_r = (maxc == red) * (bc - gc)
+    hue_g = ((maxc == green) & (maxc != red)) * (2.0 + rc - bc)
+    hue_b = ((maxc != green) & (maxc != red)) * (4.0 + gc - rc)
+    hue = torch.fmod((hue_r + hue_g + hue_b) / 6.0 + 1.0, 1.0)
+    return torch.stack((hue, saturation, maxc), dim=-3)
+
+
+def hsv_to_rgb(image: torch.Tensor) -> torch.Tensor:
+    """[..., 3, H, W] HSV -> RGB (the inverse of rgb_to_hsv)."""
+    hue, saturation, value = image.unbind(dim=-3)
+    sector = torch.floor(hue * 6.0)
+    frac = hue * 6.0 - sector
+    sector = sector.to(torch.int64) % 6
+    p = (value * (1.0 - saturation)).clamp(0.0, 1.0)
+    q = (value * (1.0 - saturation * frac)).clamp(0.0, 1.0)
+    t = (value * (1.0 - saturation * (1.0 - frac))).clamp(0.0, 1.0)
+    # One row per hue sector: which of (v, q, p, t) each channel takes.
+    red = torch.stack((value, q, p, p, t, value), dim=-3)
+    green = torch.stack((t, value, value, q, p, p), dim=-3)
+    blue = torch.stack((p, p, t, value, value, q), dim=-3)
+    pick = sector.unsqueeze(-3)  # [..., 1, H, W]
+    return torch.cat(
+        [channel.gather(-3, pick) for channel in (red, green, blue)], dim=-3
+    )
+
+
+def rotate_hue(image: torch.Tensor, degrees: float | torch.Tensor) -> torch.Tensor:
+    """Rotate every pixel's HSV hue by `degrees` (a number, or one per image [N]).
+
+    Gray pixels have no hue and stay put; 120 degrees equals a cyclic channel
+    permutation, 360 degrees returns the image (up to float rounding).
+    """
+    hsv = rgb_to_hsv(image)
+    turn = torch.as_tensor(degrees, dtype=image.dtype, device=image.device) / 360.0
+    if turn.ndim == 1:  # one angle per image: broadcast over [3, H, W]
+        turn = turn.view(-1, *([1] * (image.ndim - 2)))
+    hue = torch.remainder(hsv[..., 0, :, :] + turn, 1.0)
+    return hsv_to_rgb(torch.stack((hue, hsv[..., 1, :, :], hsv[..., 2, :, :]), -3))
+
+
+def permute_channels(image: torch.Tensor, perm: tuple[int, ...]) -> torch.Tensor:
+    """[..., 3, H, W]: output channel k is input channel perm[k]."""
+    return image[..., list(perm), :, :]
+
+
+def permutation_name(perm: tuple[int, ...]) -> str:
+    return "".join(CHANNEL_NAMES[channel] for channel in perm)
+
+
+def channel_mean(image: torch.Tensor) -> torch.Tensor:
+    """[..., 3, H, W] -> [..., H, W]: the mean of the three channels.
+
+    Summed after sorting the channel values, so the float result is bit-identical
+    under any channel permutation (a plain sum rounds differently per order).
+    """
+    return image.sort(dim=-3).values.sum(dim=-3) / 3.0
+
+
+def shift_images(
+    image: torch.Tensor, pixels: int, directions: torch.Tensor
+) -> torch.Tensor:
+    """Non-cyclic shift by `pixels`: image [..., N, C, H, W], directions [N] in 0-3
+    (right, left, down, up). Zeros enter at the trailing edge; nothing wraps."""
+    if pixels == 0:
+        return image.clone()
+    height, width = image.shape[-2:]
+    padded = F.pad(image, (pixels,) * 4)  # zeros on every side
+    offsets = ((0, pixels), (0, -pixels), (pixels, 0), (-pixels, 0))  # (dy, dx)
+    shifted = torch.empty_like(image)
+    for direction, (dy, dx) in enumerate(offsets):
+        chosen = directions == direction
+        top, left = pixels - dy, pixels - dx
+        window = padded[..., top : top + height, left : left + width]
+        shifted[..., chosen, :, :, :] = window[..., chosen, :, :, :]
+    return shifted
+
+
+# ---------------------------------------------------------------- data
+
+
+def draw_masks(
+    labels: np.ndarray, radius: np.ndarray, centre: np.ndarray, size: int
+) -> np.ndarray:
+    """Filled shapes of equal area: labels [N], radius [N] (the disc's), centre [N, 2]
+    (row, col) -> boolean masks [N, size, size]."""
+    rows = np.arange(size)[None, :, None] - centre[:, 0, None, None]  # [N, size, 1]
+    cols = np.arange(size)[None, None, :] - centre[:, 1, None, None]  # [N, 1, size]
+    r = radius[:, None, None]
+    disc = rows**2 + cols**2 <= r**2
+    half_side = r * math.sqrt(math.pi) / 2  # square of area pi r^2
+    square = (np.abs(rows) <= half_side) & (np.abs(cols) <= half_side)
+    half_height = r * math.sqrt(2 * math.pi) / 2  # base = height, area pi r^2
+    # Apex up: the half-width grows from 0 at the top to half_height at the base.
+    triangle = (np.abs(rows) <= half_height) & (
+        np.abs(cols) <= (rows + half_height) / 2
+    )
+    by_class = np.stack([square, disc, triangle])  # [3, N, size, size]
+    return by_class[labels, np.arange(labels.size)]
+
+
+def extent(labels: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Half the bounding box of each shape (pixels), to keep it inside the frame."""
+    factor = np.array([math.sqrt(math.pi) / 2, 1.0, math.sqrt(2 * math.pi) / 2])
+    return radius * factor[labels]
+
+
+def make_dataset(cfg: Config, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images [n, 3, size, size] in [0, 1] and labels [n] for one seed.
+
+    Objects sit at least max(shifts) pixels from the border, so no shift of the
+    sweep pushes any of the object out of the frame.
+    """
+    rng = np.random.default_rng(seed)
+    n, size = cfg.n_train + cfg.n_test, cfg.image_size
+    labels = rng.permutation(np.arange(n) % len(CLASSES))
+    radius = rng.uniform(cfg.radius_min, cfg.radius_max, size=n)
+    margin = extent(labels, radius) + max(cfg.shifts)
+    centre = rng.uniform(margin[:, None], size - 1 - margin[:, None], size=(n, 2))
+    masks = torch.from_numpy(draw_masks(labels, radius, centre, size))
+    hsv = np.stack(
+        [
+            rng.uniform(cfg.hue_low, cfg.hue_high, size=n) / 360.0,
+            rng.uniform(cfg.colour_min, 1.0, size=n),
+            rng.uniform(cfg.colour_min, 1.0, size=n),
+        ],
+        axis=1,
+    )  # [n, 3]
+    colour = hsv_to_rgb(torch.tensor(hsv, dtype=torch.float32)[:, :, None, None])
+    noise = torch.from_numpy(rng.normal(0.0, cfg.noise_std, size=(n, 3, size, size)))
+    images = masks[:, None].float() * colour + noise.float()
+    return images.clamp(0.0, 1.0), torch.from_numpy(labels)
+
+
+# ---------------------------------------------------------------- the CNN arms
+
+
+def make_cnn(in_channels: int, width: int) -> nn.Module:
+    """Three 3x3 conv layers, two max-pools, global average pooling, a linear head."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(2 * width, len(CLASSES)),
+    )
+
+
+def cnn_inputs(arm: str, images: torch.Tensor) -> torch.Tensor:
+    """RGB images [..., 3, H, W] -> what the arm's network reads."""
+    if arm == "cnn-gray":
+        return channel_mean(images).unsqueeze(-3)  # [..., 1, H, W]
+    return images
+
+
+def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random channel permutation and random hue rotation per image: [N, 3, H, W]."""
+    count = images.shape[0]
+    choice = torch.randint(len(PERMUTATIONS), (count,), generator=generator)
+    angle = torch.rand(count, generator=generator) * 360.0
+    order = torch.tensor(PERMUTATIONS)[choice]  # [N, 3]
+    index = order[:, :, None, None].expand_as(images).to(images.device)
+    permuted = images.gather(1, index)
+    return rotate_hue(permuted, angle.to(images.device))
+
+
+Logits = Callable[[torch.Tensor], torch.Tensor]  # RGB [S, N, 3, H, W] -> [S, N, 3]
+
+
+def train_cnns(
+    arm: str,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    seeds: list[int],
+    cfg: Config,
+    ctx: RunContext,
+) -> Logits:
+    """Train one CNN per seed; return the seeds' models as one logit function.
+
+    train_x [S, n, 3, H, W] RGB, train_y [S, n]. Seed s starts from init seed s and
+    visits its images in an order (and, for cnn-augment, with augmentations) drawn
+    from that seed. A plain loop over seeds: on a CPU, torch.func.vmap turns these
+    convolutions into grouped ones whose backward pass is several times slower.
+    """
+    models = [
+        train_cnn(arm, x, y, seed, cfg, ctx)
+        for x, y, seed in zip(train_x, train_y, seeds, strict=True)
+    ]
+
+    def logits_of(rgb: torch.Tensor) -> torch.Tensor:
+        inputs = cnn_inputs(arm, rgb)
+        return torch.stack([model(x) for model, x in zip(models, inputs, strict=True)])
+
+    return logits_of
+
+
+def train_cnn(
+    arm: str,
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    seed: int,
+    cfg: Config,
+    ctx: RunContext,
+) -> nn.Module:
+    """One seed's CNN: train_x [n, 3, H, W] RGB, train_y [n]; Adam, cross-entropy."""
+    torch.manual_seed(seed)
+    model = make_cnn(1 if arm == "cnn-gray" else 3, cfg.width).to(ctx.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    generator = torch.Generator().manual_seed(seed)
+    rows = train_y.shape[0]
+    for _epoch in ctx.progress(range(cfg.epochs), total=cfg.epochs, desc=arm):
+        order = torch.randperm(rows, generator=generator)
+        for start in range(0, rows, cfg.batch_size):
+            index = order[start : start + cfg.batch_size]
+            batch_x = train_x[index].to(ctx.device)  # [batch, 3, H, W]
+            if arm == "cnn-augment":
+                batch_x = augment(batch_x, generator)
+            logits = model(cnn_inputs(arm, batch_x))  # [batch, 3]
+            loss = F.cross_entropy(logits, train_y[index].to(ctx.device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    model.eval().requires_grad_(False)
+    return model
+
+
+# ---------------------------------------------------------------- the classical arm
+
+
+def hog_features(images: torch.Tensor, cell: int, bins: int) -> torch.Tensor:
+    """HOG-like descriptor of the channel-mean image: [N, 3, H, W] -> [N, F].
+
+    Central-difference gradients; each pixel votes its gradient magnitude into
+    unsigned orientation bins (0-180 degrees, linear interpolation between the two
+    nearest bin centres, so the map is differentiable for FGSM); votes are summed
+    over cell x cell blocks; the whole descriptor is L2-normalised. Unsigned
+    orientations plus normalisation make it blind to the object's brightness and
+    to whether it is brighter or darker than the background; the channel mean makes
+    it blind to channel order, exactly.
+    """
+    gray = channel_mean(images).unsqueeze(1)  # [N, 1, H, W]
+    padded = F.pad(gray, (1, 1, 1, 1), mode="replicate")
+    grad_x = (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]) / 2.0
+    grad_y = (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]) / 2.0
+    magnitude = torch.sqrt(grad_x**2 + grad_y**2 + 1e-12)
+    angle = torch.remainder(torch.atan2(grad_y, grad_x), math.pi)  # [0, pi)
+    position = angle / (math.pi / bins) - 0.5  # bin centres at 0, 1, ..., bins-1
+    centres = torch.arange(bins, dtype=images.dtype, device=images.device)
+    distance = torch.remainder(position - centres.view(1, -1, 1, 1) + bins / 2, bins)
+    weight = torch.relu(1.0 - torch.abs(distance - bins / 2))  # [N, bins, H, W]
+    votes = F.avg_pool2d(weight * magnitude, cell) * cell**2  # [N, bins, cells, cells]
+    flat = votes.flatten(1)
+    return flat / torch.sqrt((flat**2).sum(dim=1, keepdim=True) + 1e-12)
+
+
+def fit_hog(
+    train_x: torch.Tensor, train_y: torch.Tensor, seeds: list[int], cfg: Config
+) -> Logits:
+    """Standardised HOG features + multinomial logistic regression, one per seed;
+    returns the stacked models as a differentiable torch logit function."""
+    weights, biases, means, scales = [], [], [], []
+    for index, seed in enumerate(seeds):
+        features = hog_features(train_x[index], cfg.hog_cell, cfg.hog_bins).numpy()
+        scaler = StandardScaler().fit(features)
+        model = LogisticRegression(C=cfg.logreg_c, max_iter=2000, random_state=seed)
+        model.fit(scaler.transform(features), train_y[index].numpy())
+        weights.append(model.coef_.T)  # [F, 3]
+        biases.append(model.intercept_)
+        means.append(scaler.mean_)
+        scales.append(scaler.scale_)
+
+    def stacked(arrays: list[np.ndarray]) -> torch.Tensor:
+        return torch.tensor(np.stack(arrays), dtype=torch.float32)
+
+    weight, bias = stacked(weights), stacked(biases)  # [S, F, 3], [S, 3]
+    mean, scale = stacked(means), stacked(scales)  # [S, F]
+
+    def logits_of(rgb: torch.Tensor) -> torch.Tensor:
+        seeds_, count = rgb.shape[:2]
+        features = hog_features(rgb.flatten(0, 1), cfg.hog_cell, cfg.hog_bins)
+        features = features.view(seeds_, count, -1)
+        device = rgb.device
+        standard = (features - mean[:, None].to(device)) / scale[:, None].to(device)
+        return standard @ weight.to(device) + bias[:, None].to(device)
+
+    return logits_of
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def predict(logits_of: Logits, images: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return logits_of(images).argmax(dim=-1)  # [S, N]
+
+
+def fgsm_direction(
+    logits_of: Logits, images: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """Sign of the input gradient of the cross-entropy loss: [S, N, 3, H, W]."""
+    images = images.clone().requires_grad_(True)
+    logits = logits_of(images)
+    loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="sum")
+    (gradient,) = torch.autograd.grad(loss, images)
+    return gradient.sign()
+
+
+def perturbed_sets(images: torch.Tensor, directions: torch.Tensor, cfg: Config):
+    """Yield (perturbation, size, channels, images) for every non-adversarial
+    condition, one at a time (each a copy of the whole test set [S, N, 3, H, W])."""
+    yield "none", 0.0, "RGB", images
+    for index, perm in enumerate(SWAPS, start=1):
+        name = permutation_name(perm)
+        yield "channel-permutation", index, name, permute_channels(images, perm)
+    for angle in cfg.hue_angles:
+        yield "hue", angle, "RGB", rotate_hue(images, angle)
+    for pixels in cfg.shifts:
+        shifted = [
+            shift_images(x, pixels, d) for x, d in zip(images, directions, strict=True)
+        ]
+        yield "shift", pixels, "RGB", torch.stack(shifted)
+
+
+def evaluate(
+    models: dict[str, Logits],
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    directions: torch.Tensor,
+    cfg: Config,
+) -> list[dict]:
+    """Every perturbation of the test set, for every arm's per-seed models.
+
+    images [S, N, 3, H, W], labels [S, N], directions [S, N] (shift direction per
+    image). Each perturbed set is built once and shown to every arm. Returns rows
+    without the seed: arm, perturbation, size, channels, metric and per-seed
+    values [S].
+    """
+    rows: list[dict] = []
+
+    def add(arm, perturbation, size, channels, metric, values):
+        rows.append(
+            {
+                "arm": arm,
+                "perturbation": perturbation,
+                "size": float(size),
+                "channels": channels,
+                "metric": metric,
+                "values": values,
+            }
+        )
+
+    def accuracy(predicted: torch.Tensor) -> torch.Tensor:
+        return 100.0 * (predicted == labels).float().mean(dim=1)  # [S]
+
+    clean = {arm: predict(logits_of, images) for arm, logits_of in models.items()}
+    for perturbation, size, channels, perturbed in perturbed_sets(
+        images, directions, cfg
+    ):
+        for arm, logits_of in models.items():
+            predicted = predict(logits_of, perturbed)
+            add(arm, perturbation, size, channels, "accuracy", accuracy(predicted))
+            if perturbation == "shift":
+                flips = 100.0 * (predicted != clean[arm]).float().mean(dim=1)
+                add(arm, perturbation, size, channels, "flip_rate", flips)
+    for arm, logits_of in models.items():
+        sign = fgsm_direction(logits_of, images, labels)
+        for eps in cfg.fgsm_eps:
+            attacked = (images + eps * sign).clamp(0.0, 1.0)
+            predicted = predict(logits_of, attacked)
+            add(arm, "fgsm", eps, "RGB", "accuracy", accuracy(predicted))
+    return rows
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+    """Records: one row per (seed, arm, perturbation, size, channels, metric)."""
+    seeds = list(range(cfg.seeds))
+    data = [make_dataset(cfg, seed) for seed in seeds]
+    images = torch.stack([x for x, _ in data])  # [S, n, 3, H, W]
+    labels = torch.stack([y for _, y in data])  # [S, n]
+    train_x, test_x = images[:, : cfg.n_train], images[:, cfg.n_train :]
+    train_y, test_y = labels[:, : cfg.n_train], labels[:, cfg.n_train :]
+    # One shift direction per test image, drawn from the seed, shared by all arms.
+    directions = torch.stack(
+        [
+            torch.randint(4, (cfg.n_test,), generator=torch.Generator().manual_seed(s))
+            for s in seeds
+        ]
+    )
+    models: dict[str, Logits] = {}
+    for arm in ctx.progress(ARMS, desc="arms"):
+        if arm == CLASSICAL:
+            models[arm] = fit_hog(train_x, train_y, seeds, cfg)
+        else:
+            models[arm] = train_cnns(arm, train_x, train_y, seeds, cfg, ctx)
+    device = ctx.device
+    rows = evaluate(
+        models, test_x.to(device), test_y.to(device), directions.to(device), cfg
+    )
+    return pd.DataFrame(
+        [
+            {
+                "seed": seed,
+                **{k: v for k, v in row.items() if k != "values"},
+                "value": float(value),
+            }
+            for row in rows
+            for seed, value in zip(seeds, row["values"].cpu().numpy(), strict=True)
+        ]
+    )
+
+
+# ---------------------------------------------------------------- summary
+
+
+def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+    """Every arm and condition (see run_arms), within cfg.cpu_threads."""
+    with cpu_threads(cfg.cpu_threads, ctx.device):
+        return run_arms(cfg, ctx)
+
+
+def accuracy_by_seed(
+    records: pd.DataFrame, arm: str, perturbation: str, size: float | None = None
+) -> pd.Series:
+    """Accuracy per seed (mean over sizes when size is None, e.g. the 5 swaps)."""
+    rows = records[
+        (records["arm"] == arm)
+        & (records["perturbation"] == perturbation)
+        & (records["metric"] == "accuracy")
+    ]
+    if size is not None:
+        rows = rows[np.isclose(rows["size"], size)]
+    return rows.groupby("seed")["value"].mean()
+
+
+def nearest_size(records: pd.DataFrame, perturbation: str, target: float) -> float:
+    sizes = records.loc[records["perturbation"] == perturbation, "size"].unique()
+    return float(sizes[np.argmin(np.abs(sizes - target))])
+
+
+def drops(records: pd.DataFrame, arm: str) -> dict[str, pd.Series]:
+    """Per-seed accuracy lost (points) under each headline perturbation."""
+    clean = accuracy_by_seed(records, arm, "none")
+    hue = records.loc[records["perturbation"] == "hue", "size"].max()
+    shift = records.loc[records["perturbation"] == "shift", "size"].max()
+    eps = nearest_size(records, "fgsm", FGSM_REFERENCE_EPS)
+    return {
+        "permutation": clean - accuracy_by_seed(records, arm, "channel-permutation"),
+        "hue": clean - accuracy_by_seed(records, arm, "hue", hue),
+        "shift": clean - accuracy_by_seed(records, arm, "shift", shift),
+        "fgsm": clean - accuracy_by_seed(records, arm, "fgsm", eps),
+        # The worst FGSM damage at any budget of the sweep (FGSM is one step, so
+        # a larger epsilon is not always worse).
+        "fgsm_worst": clean - fgsm_accuracy(records, arm).min(axis=1),
+    }
+
+
+def fgsm_accuracy(records: pd.DataFrame, arm: str) -> pd.DataFrame:
+    """Accuracy under FGSM as a table [seed] x epsilon."""
+    rows = records[(records["arm"] == arm) & (records["perturbation"] == "fgsm")]
+    return rows.pivot_table(index="seed", columns="size", values="value")
+
+
+def flip_rate_by_seed(records: pd.DataFrame, arm: str, pixels: float) -> pd.Series:
+    rows = records[
+        (records["arm"] == arm)
+        & (records["metric"] == "flip_rate")
+        & np.isclose(records["size"], pixels)
+    ]
+    return rows.set_index("seed")["value"]
+
+
+def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
+    estimates: dict[str, Estimate] = {}
+    arm_drops = {arm: drops(records, arm) for arm in ARMS}
+    clean = {arm: accuracy_by_seed(records, arm, "none") for arm in ARMS}
+    for arm in ARMS:
+        key = ARM_KEYS[arm]
+        estimates[f"clean_accuracy_{key}"] = bootstrap(clean[arm], unit="%", digits=1)
+        for name, values in arm_drops[arm].items():
+            estimates[f"{name}_drop_{key}"] = bootstrap(values, unit="points", digits=1)
+        estimates[f"shift_flip_{key}"] = bootstrap(
+            flip_rate_by_seed(records, arm, 1.0), unit="%", digits=1
+        )
+    for fix in FIXES:
+        estimates[f"clean_cost_{ARM_KEYS[fix]}"] = bootstrap(
+            clean[PLAIN] - clean[fix],
+            unit="points",
+            digits=1,
+            label=f"mean of plain CNN minus {fix} clean accuracy",
+        )
+    estimates["fgsm_gap"] = bootstrap(
+        arm_drops[PLAIN]["fgsm"] - arm_drops[CLASSICAL]["fgsm"],
+        unit="points",
+        digits=1,
+        label="mean of CNN minus HOG FGSM accuracy drop",
+    )
+    estimates["fgsm_reference_eps"] = bootstrap(
+        [nearest_size(records, "fgsm", FGSM_REFERENCE_EPS)],
+        digits=3,
+        label="the FGSM epsilon the drops are read at",
+    )
+    return estimates
+
+
+def fgsm_label(estimates: dict[str, Estimate]) -> str:
+    """Goodfellow et al.'s test: does the classical arm fall to FGSM as hard?"""
+    as_hard = estimates["fgsm_gap"].below(FGSM_MARGIN)
+    if as_hard is None:
+        return "undecided whether specific to deep learning"
+    if as_hard:
+        return "not specific to deep learning"
+    return "hit harder in the CNN at this budget"
+
+
+RULE = (
+    f"Holds if the plain CNN loses >= {MIN_CNN_DROP:g} points of test accuracy under "
+    f"the channel permutations (mean of the 5) or a 180-degree hue rotation, while "
+    f"the classical arm loses <= {MAX_ROBUST_DROP:g} under both. Mitigated if, "
+    f"besides, a fix (colour augmentation or grayscale input) loses <= "
+    f"{MAX_ROBUST_DROP:g} under both at a clean-accuracy cost of <= "
+    f"{MAX_CLEAN_COST:g} point. Refuted if the plain CNN loses < {MIN_CNN_DROP:g} "
+    f"under both, or the classical arm loses > {MAX_ROBUST_DROP:g}. Inconclusive if "
+    f"a 95% CI straddles a threshold. FGSM side test: the classical arm is labelled "
+    f"'not specific to deep learning' if its accuracy drop at eps "
+    f"{FGSM_REFERENCE_EPS:g} is at least the CNN's minus {FGSM_MARGIN:g} points."
+)
+
+
+def fix_passes(estimates: dict[str, Estimate], fix: str) -> bool | None:
+    key = ARM_KEYS[fix]
+    return all_of(
+        estimates[f"permutation_drop_{key}"].below(MAX_ROBUST_DROP),
+        estimates[f"hue_drop_{key}"].below(MAX_ROBUST_DROP),
+        estimates[f"clean_cost_{key}"].below(MAX_CLEAN_COST),
+    )
+
+
+def fix_summary(estimates: dict[str, Estimate], fix: str) -> str:
+    key = ARM_KEYS[fix]
+    return (
+        f"{ARM_LABELS[fix]} loses {estimates[f'permutation_drop_{key}'].value:.1f} / "
+        f"{estimates[f'hue_drop_{key}'].value:.1f} at a clean cost of "
+        f"{estimates[f'clean_cost_{key}'].value:.1f}"
+    )
+
+
+def verdict(estimates: dict[str, Estimate]) -> Verdict:
+    cnn_perm, cnn_hue = estimates[KEY], estimates["hue_drop_cnn"]
+    hog_perm, hog_hue = estimates["permutation_drop_hog"], estimates["hue_drop_hog"]
+    cnn_breaks = any_of(cnn_perm.above(MIN_CNN_DROP), cnn_hue.above(MIN_CNN_DROP))
+    classical_holds = all_of(
+        hog_perm.below(MAX_ROBUST_DROP), hog_hue.below(MAX_ROBUST_DROP)
+    )
+    failure = all_of(cnn_breaks, classical_holds)
+    passes = {fix: fix_passes(estimates, fix) for fix in FIXES}
+    fixed = any_of(*passes.values())
+    fix_text = "; ".join(fix_summary(estimates, fix) for fix in FIXES)
+    reason = (
+        f"plain CNN loses {cnn_perm.text()} under channel permutations and "
+        f"{cnn_hue.text()} at 180 degrees hue; HOG + logistic regression loses "
+        f"{hog_perm.value:.1f} / {hog_hue.value:.1f} points; {fix_text}; FGSM at eps "
+        f"{FGSM_REFERENCE_EPS:g}: CNN loses {estimates['fgsm_drop_cnn'].value:.1f}, "
+        f"HOG {estimates['fgsm_drop_hog'].value:.1f} points ({fgsm_label(estimates)})"
+    )
+    if failure is False:
+        status = "refuted"
+    elif failure is None or fixed is None:
+        status = "inconclusive"
+    else:
+        status = "mitigated" if fixed else "holds"
+    return Verdict(status, reason, RULE)
+
+
+# ---------------------------------------------------------------- charts
+
+
+def _ci_tips(x_field: str, x_title: str, value_title: str, fmt: str = ".1f") -> list:
+    return tooltip_fields(
+        alt.Tooltip("model:N", title="arm"),
+        alt.Tooltip(x_field, title=x_title),
+        alt.Tooltip("mean:Q", title=value_title, format=fmt),
+        alt.Tooltip("low:Q", title="95% CI low", format=fmt),
+        alt.Tooltip("high:Q", title="95% CI high", format=fmt),
+        "seeds:Q",
+    )
+
+
+def _curve(
+    records: pd.DataFrame,
+    perturbation: str,
+    metric: str,
+    x_title: str,
+    y_title: str,
+    title: str,
+) -> alt.LayerChart:
+    """Mean and 95% CI band over seeds, one line per arm, against perturbation size."""
+    rows = records[
+        (records["perturbation"] == perturbation) & (records["metric"] == metric)
+    ]
+    table = mean_ci_table(rows, ["arm", "size"], bootstrap)
+    table["model"] = table["arm"].map(ARM_LABELS)
+    order = [ARM_LABELS[arm] for arm in ARMS]
+    base = alt.Chart(table).encode(
+        x=alt.X("size:Q", title=x_title),
+        color=alt.Color("model:N", sort=order, title=None),
+    )
+    band = base.mark_area(opacity=0.15).encode(y="low:Q", y2="high:Q")
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(domain=[0, 100])),
+        tooltip=_ci_tips("size:Q", x_title, y_title),
+    )
+    return (band + line).properties(title=title, width=560, height=300)
+
+
+def _permutation_chart(records: pd.DataFrame) -> alt.LayerChart:
+    """Accuracy per channel order (RGB = clean), error bars over seeds."""
+    rows = records[
+        records["perturbation"].isin(["none", "channel-permutation"])
+        & (records["metric"] == "accuracy")
+    ]
+    table = mean_ci_table(rows, ["arm", "channels"], bootstrap)
+    table["model"] = table["arm"].map(ARM_LABELS)
+    order = [ARM_LABELS[arm] for arm in ARMS]
+    base = alt.Chart(table).encode(
+        x=alt.X(
+            "channels:N",
+            title="channel order fed to the model (RGB = unchanged)",
+            sort=[permutation_name(perm) for perm in PERMUTATIONS],
+            axis=alt.Axis(labelAngle=0),
+        ),
+        xOffset=alt.XOffset("model:N", sort=order),
+        color=alt.Color("model:N", sort=order, title=None),
+    )
+    bars = base.mark_errorbar(ticks=True).encode(
+        y=alt.Y("low:Q", title="test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
+        y2="high:Q",
+    )
+    dots = base.mark_point(filled=True, size=50).encode(
+        y="mean:Q",
+        tooltip=_ci_tips("channels:N", "channel order", "test accuracy %"),
+    )
+    return (bars + dots).properties(
+        title="Accuracy under each RGB channel permutation (mean, 95% CI over seeds)",
+        width=560,
+        height=300,
+    )
+
+
+def _flip_chart(records: pd.DataFrame) -> alt.LayerChart:
+    rows = records[(records["metric"] == "flip_rate") & (records["size"] == 1.0)]
+    table = mean_ci_table(rows, ["arm"], bootstrap)
+    table["model"] = table["arm"].map(ARM_LABELS)
+    order = [ARM_LABELS[arm] for arm in ARMS]
+    base = alt.Chart(table).encode(
+        y=alt.Y("model:N", sort=order, title=None),
+        color=alt.Color("model:N", sort=order, title=None, legend=None),
+    )
+    x_title = "test predictions changed by a 1-pixel shift (%)"
+    bars = base.mark_errorbar(ticks=True).encode(
+        x=alt.X("low:Q", title=x_title), x2="high:Q"
+    )
+    dots = base.mark_point(filled=True, size=70).encode(
+        x="mean:Q", tooltip=_ci_tips("model:N", "arm", "flipped %", ".2f")
+    )
+    return (bars + dots).properties(
+        title="Predictions flipped by a 1-pixel shift (mean, 95% CI over seeds)",
+        width=560,
+        height=160,
+    )
+
+
+def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
+    label = fgsm_label(summarize(records))
+    return {
+        "channel_permutations": _permutation_chart(records),
+        "hue_rotation": _curve(
+            records,
+            "hue",
+            "accuracy",
+            "hue rotation (degrees)",
+            "test accuracy (%)",
+            "Accuracy vs hue rotation (mean, 95% CI over seeds)",
+        ),
+        "shifts": _curve(
+            records,
+            "shift",
+            "accuracy",
+            "shift (pixels, zeros enter)",
+            "test accuracy (%)",
+            "Accuracy vs non-cyclic shift (mean, 95% CI)",
+        ),
+        "shift_flips": _flip_chart(records),
+        "fgsm": _curve(
+            records,
+            "fgsm",
+            "accuracy",
+            "FGSM epsilon (L-infinity, pixels in [0, 1])",
+            "test accuracy (%)",
+            f"Accuracy under FGSM; HOG + logistic regression: {label}",
+        ),
+    }

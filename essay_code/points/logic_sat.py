@@ -1,0 +1,884 @@
+"""Tweet 15: deep nets against a SAT solver on random 3-SAT.
+
+Claim (tweet 15): "DNNs can't easily solve logical problems. 3SAT solvers have
+powerful capabilities hard to put into deep nets."
+
+What the experiment does: random 3-SAT instances (n variables, clauses of 3 distinct
+variables with random signs) labelled by a real CDCL solver (PicoSAT via pycosat).
+The deep-learning arm is a NeuroSAT-lite message-passing net over the literal-clause
+graph (GRU updates, mean literal vote), trained on SR(n)-style pairs with n in a
+small range: a stream of random clauses is cut at the first prefix that is
+unsatisfiable, which gives a satisfiable and an unsatisfiable instance that differ by
+one clause, so the clause/variable ratio cannot tell them apart. It is tested on
+fresh pairs at larger n, and on fixed-ratio instances across the threshold. A
+shortcut arm (an MLP on simple statistics: ratio, literal-occurrence statistics)
+is trained across a ratio range and tested on the same sets. The classical arm is
+the solver itself: exact by construction; we check every model it returns and
+report its work (PicoSAT propagations) and its wall-clock time against n. For the
+net's "satisfiable" predictions we try to decode an assignment from its literal
+embeddings (NeuroSAT's two-cluster decode) and check it against the clauses.
+
+What it does not show: a small net trained for about a minute on a CPU is far from
+NeuroSAT's budget (a larger net, trained far longer), so a failure here bounds what a
+cheap net learns, not what the architecture can learn. Random 3-SAT at n <= 50 is
+easy for a solver; industrial instances and hybrid learned solvers are not tested.
+
+References: Selsam et al. 2019 (NeuroSAT, ICLR); Zhang et al. 2022 ("On the paradox
+of learning to reason from data", arXiv 2205.11502); Mitchell, Selman, Levesque 1992 and
+Crawford & Auton 1996 (the 4.26 threshold of random 3-SAT).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pycosat
+import torch
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from torch import nn
+from torch.nn import functional as F
+
+from essay_code.core import (
+    Estimate,
+    RunContext,
+    Verdict,
+    all_of,
+    bootstrap,
+    cpu_threads,
+    mean_ci_table,
+    tooltip_fields,
+)
+
+TITLE = "Logic: 3-SAT solvers vs deep nets"
+TWEETS = (15,)
+KEY = "dl_accuracy_largest_n"
+
+DL_ARM = "neurosat-lite"
+SHORTCUT_ARM = "stats-mlp"
+SOLVER_ARM = "picosat"
+ARMS = (DL_ARM, SHORTCUT_ARM, SOLVER_ARM)
+
+# Verdict thresholds, from POINTS.md (logic-sat); not tuned.
+MAX_HOLDS_ACCURACY = 75.0  # % the net may reach at the largest n for "holds"
+KEY_THRESHOLD = MAX_HOLDS_ACCURACY  # the dashboard draws the key number against this
+REFUTE_ACCURACY = 85.0  # % at n = REFUTE_N that refutes the claim (NeuroSAT's SR(40))
+REFUTE_N = 40  # the size NeuroSAT reported its 85% on
+MAX_SOLVER_MS = 10.0  # "small" median solver time at the largest n, milliseconds
+SOLVER_EXACT = 100.0  # % of the solver's models that must satisfy every clause
+
+
+@dataclass(frozen=True)
+class Config:
+    seeds: int = 5  # independent data sets, inits and minibatch orders
+    cpu_threads: int = 1  # see run(): 1 thread, as every small point here
+    train_n_min: int = 10  # smallest n (variables) of the training pairs
+    train_n_max: int = 20  # largest n of the training pairs
+    train_pairs: int = 800  # SR-style (sat, unsat) training pairs per seed
+    test_ns: tuple[int, ...] = (10, 20, 30, 40, 50)  # test sizes; the last is largest
+    test_pairs: int = 100  # test pairs per size (2 instances each, balanced)
+    sweep_n: int = 40  # n of the fixed-ratio sweep
+    # Clause/variable ratios of the sweep (4.26: the asymptotic threshold).
+    sweep_ratios: tuple[float, ...] = (3.0, 3.5, 4.0, 4.26, 4.6, 5.0, 5.5)
+    sweep_instances: int = 60  # instances per sweep ratio
+    shortcut_instances: int = 1500  # shortcut training instances, ratio range below
+    shortcut_ratio_min: float = 3.0  # the shortcut sees ratios from here ...
+    shortcut_ratio_max: float = 5.5  # ... to here, n in the training range
+    shortcut_hidden: int = 32  # hidden units of the statistics MLP
+    shortcut_alpha: float = 1.0  # its L2 penalty: unpenalized, it overfits the rows
+    hidden: int = 32  # width of literal embeddings and of every message MLP
+    rounds: int = 8  # message-passing rounds in training and for the prediction
+    decode_rounds: int = 12  # rounds unrolled at test time while trying to decode
+    train_steps: int = 400  # Adam steps on minibatches of pairs
+    batch_pairs: int = 16  # pairs per minibatch
+    lr: float = 2e-3  # Adam learning rate
+    clip: float = 0.65  # gradient-norm clip (NeuroSAT's value)
+    # Record wall-clock solve times (volatile: the only records that differ between
+    # two runs with the same seeds). Off in smoke so the determinism test applies.
+    time_solver: bool = True
+
+
+PROFILES = {
+    "smoke": {
+        "seeds": 2,
+        "train_pairs": 40,
+        "test_ns": (10, 40),
+        "test_pairs": 10,
+        "sweep_ratios": (3.5, 4.26, 5.5),
+        "sweep_instances": 10,
+        "shortcut_instances": 200,
+        "hidden": 8,
+        "rounds": 4,
+        "decode_rounds": 6,
+        "train_steps": 10,
+        "batch_pairs": 8,
+        "time_solver": False,
+    },
+    "full": {
+        "seeds": 10,
+        "train_pairs": 20000,
+        "test_ns": (10, 20, 30, 40, 50, 60, 80),
+        "test_pairs": 200,
+        "sweep_instances": 200,
+        "shortcut_instances": 10000,
+        "hidden": 64,
+        "rounds": 16,
+        "decode_rounds": 32,
+        "train_steps": 10000,
+        "batch_pairs": 64,
+        "lr": 1e-3,
+    },
+}
+
+
+# ---------------------------------------------------------------- data
+# An instance is (n, clauses): clauses an int array [m, 3] of DIMACS literals, +v or
+# -v for variable v in 1..n, three distinct variables per clause.
+
+
+def random_clauses(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    """m uniform random 3-clauses over n variables: [m, 3] DIMACS literals."""
+    variables = np.argsort(rng.random((m, n)), axis=1)[:, :3] + 1  # distinct per row
+    signs = rng.integers(0, 2, size=(m, 3)) * 2 - 1
+    return variables * signs
+
+
+def solve(clauses: np.ndarray, n: int, **limits) -> list[int] | str:
+    """pycosat on an [m, 3] array: a model (list of +-v) or 'UNSAT' / 'UNKNOWN'."""
+    return pycosat.solve(clauses.tolist(), vars=n, **limits)
+
+
+def is_sat(clauses: np.ndarray, n: int) -> bool:
+    return solve(clauses, n) != "UNSAT"
+
+
+def satisfies(clauses: np.ndarray, assignment: np.ndarray) -> bool:
+    """assignment [n] bool (variable v is assignment[v - 1]); every clause true?"""
+    values = assignment[np.abs(clauses) - 1] == (clauses > 0)  # [m, 3] literal values
+    return bool(values.any(axis=1).all())
+
+
+def model_to_assignment(model: list[int], n: int) -> np.ndarray:
+    assignment = np.zeros(n, dtype=bool)
+    for literal in model:
+        assignment[abs(literal) - 1] = literal > 0
+    return assignment
+
+
+def sr_pair(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """An SR(n)-style pair for 3-SAT: (satisfiable, unsatisfiable) [m-1, 3], [m, 3].
+
+    Clauses are drawn one by one; the pair is the longest satisfiable prefix and the
+    first unsatisfiable one, so they differ by one clause (Selsam et al. differ by one
+    literal of a last clause of random width). Satisfiability only falls as clauses
+    are added, so the first unsatisfiable prefix is found by bisection.
+    """
+    stream = random_clauses(rng, n, 8 * n)
+    while is_sat(stream, n):  # rare at ratio 8: extend the stream
+        stream = np.concatenate([stream, random_clauses(rng, n, 4 * n)])
+    sat_len, unsat_len = 0, len(stream)  # invariant: prefix sat_len sat, unsat_len not
+    while unsat_len - sat_len > 1:
+        middle = (sat_len + unsat_len) // 2
+        if is_sat(stream[:middle], n):
+            sat_len = middle
+        else:
+            unsat_len = middle
+    return stream[:sat_len], stream[:unsat_len]
+
+
+def make_pairs(
+    rng: np.random.Generator, ns: np.ndarray
+) -> tuple[list[tuple[int, np.ndarray]], np.ndarray]:
+    """Pairs for each n in ns, flattened: [(n, clauses)] and labels [2 * len(ns)]."""
+    instances, labels = [], []
+    for n in ns:
+        sat, unsat = sr_pair(rng, int(n))
+        instances += [(int(n), sat), (int(n), unsat)]
+        labels += [1.0, 0.0]
+    return instances, np.array(labels, dtype=np.float32)
+
+
+def make_fixed_ratio(
+    rng: np.random.Generator, ns: np.ndarray, ratios: np.ndarray
+) -> tuple[list[tuple[int, np.ndarray]], np.ndarray]:
+    """One instance per (n, ratio) with m = round(ratio * n); labels by the solver."""
+    instances = [
+        (int(n), random_clauses(rng, int(n), round(ratio * n)))
+        for n, ratio in zip(ns, ratios, strict=True)
+    ]
+    labels = np.array([is_sat(c, n) for n, c in instances], dtype=np.float32)
+    return instances, labels
+
+
+# ---------------------------------------------------------------- the solver arm
+
+
+def propagations_needed(clauses: np.ndarray, n: int) -> int:
+    """The smallest PicoSAT propagation limit under which it finishes (exact).
+
+    A machine-independent measure of the solver's work, unlike wall-clock time:
+    doubling, then bisection on pycosat's prop_limit.
+    """
+    high = 1
+    while solve(clauses, n, prop_limit=high) == "UNKNOWN":
+        high *= 2
+    low = high // 2  # fails at low (or low == 0)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if solve(clauses, n, prop_limit=middle) == "UNKNOWN":
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def solver_run(
+    instances: list[tuple[int, np.ndarray]],
+    labels: np.ndarray,
+    timed: bool,
+    count_propagations: bool = True,
+) -> dict[str, float]:
+    """Solve every instance again: model check, median propagations and time.
+
+    model_check: % of satisfiable answers whose model satisfies every clause (the
+    label is the solver's answer, so accuracy is 100% by construction; this checks
+    the certificates). agreement: % of answers equal to the stored label.
+    """
+    checked, agreed, seconds = [], [], []
+    for (n, clauses), label in zip(instances, labels, strict=True):
+        started = time.perf_counter()
+        answer = solve(clauses, n)
+        seconds.append(time.perf_counter() - started)
+        agreed.append((answer != "UNSAT") == bool(label))
+        if answer != "UNSAT":
+            checked.append(satisfies(clauses, model_to_assignment(answer, n)))
+    stats = {
+        # With no satisfiable answer there is no model to fail the check.
+        "model_check": 100.0 * float(np.mean(checked)) if checked else 100.0,
+        "accuracy": 100.0 * float(np.mean(agreed)),
+    }
+    if count_propagations:
+        stats["median_propagations"] = float(
+            np.median([propagations_needed(c, n) for n, c in instances])
+        )
+    if timed:
+        stats["median_ms"] = 1e3 * float(np.median(seconds))
+    return stats
+
+
+# ---------------------------------------------------------------- the shortcut arm
+
+
+def statistics(n: int, clauses: np.ndarray) -> np.ndarray:
+    """Cheap size-free features a ratio shortcut can use: [7] floats.
+
+    Occurrence statistics are divided by their mean, so that a model fitted at small
+    n reads the same scale at large n (no n itself: the shortcut, like the net, must
+    carry over from small to large n).
+    """
+    index = np.where(clauses > 0, clauses - 1, n + np.abs(clauses) - 1).ravel()
+    counts = np.bincount(index, minlength=2 * n).astype(float)  # [2n] occurrences
+    positive, negative = counts[:n], counts[n:]
+    per_variable = positive + negative  # [n]
+    mean = max(counts.mean(), 1e-9)
+    return np.array(
+        [
+            len(clauses) / n,  # the clause/variable ratio
+            counts.std() / mean,
+            counts.max() / mean,
+            np.abs(positive - negative).mean() / mean,  # sign imbalance
+            np.mean((positive == 0) ^ (negative == 0)),  # pure literals
+            np.mean(per_variable == 0),  # unused variables
+            per_variable.std() / mean,
+        ]
+    )
+
+
+def fit_shortcut(
+    instances: list[tuple[int, np.ndarray]], labels: np.ndarray, cfg: Config, seed: int
+):
+    features = np.stack([statistics(n, c) for n, c in instances])
+    model = make_pipeline(
+        StandardScaler(),
+        MLPClassifier(
+            hidden_layer_sizes=(cfg.shortcut_hidden,),
+            solver="lbfgs",  # full-batch: fast and deterministic on a few 1000 rows
+            alpha=cfg.shortcut_alpha,
+            max_iter=3000,
+            random_state=seed,
+        ),
+    )
+    return model.fit(features, labels.astype(int))
+
+
+def shortcut_predict(model, instances: list[tuple[int, np.ndarray]]) -> np.ndarray:
+    features = np.stack([statistics(n, c) for n, c in instances])
+    return model.predict(features).astype(bool)
+
+
+# ---------------------------------------------------------------- the graph
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A batch of instances as one disjoint literal-clause graph.
+
+    Literal k of an instance with n variables and offset o is global index o + k:
+    k < n is variable k + 1, k >= n its negation (so flip(k) = k +- n).
+    """
+
+    edge_literal: torch.Tensor  # [3M] literal index of each (clause, slot) edge
+    edge_clause: torch.Tensor  # [3M] clause index of each edge
+    flip: torch.Tensor  # [N] index of each literal's negation
+    literal_graph: torch.Tensor  # [N] which instance each literal belongs to
+    clause_graph: torch.Tensor  # [M] which instance each clause belongs to
+    sizes: torch.Tensor  # [B] n of each instance
+    literals: int  # N
+    clauses: int  # M
+    graphs: int  # B
+
+
+def make_graph(
+    instances: list[tuple[int, np.ndarray]], device: torch.device | str = "cpu"
+) -> Graph:
+    edge_literal, edge_clause, flip, literal_graph, clause_graph = [], [], [], [], []
+    literal_offset = clause_offset = 0
+    for graph, (n, clauses) in enumerate(instances):
+        local = np.where(clauses > 0, clauses - 1, n + np.abs(clauses) - 1)  # [m, 3]
+        edge_literal.append(literal_offset + local.ravel())
+        edge_clause.append(clause_offset + np.repeat(np.arange(len(clauses)), 3))
+        flip.append(
+            literal_offset + np.concatenate([np.arange(n, 2 * n), np.arange(n)])
+        )
+        literal_graph.append(np.full(2 * n, graph))
+        clause_graph.append(np.full(len(clauses), graph))
+        literal_offset += 2 * n
+        clause_offset += len(clauses)
+
+    def tensor(parts: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.concatenate(parts).astype(np.int64)).to(device)
+
+    return Graph(
+        tensor(edge_literal),
+        tensor(edge_clause),
+        tensor(flip),
+        tensor(literal_graph),
+        tensor(clause_graph),
+        torch.tensor([n for n, _ in instances], device=device),
+        literal_offset,
+        clause_offset,
+        len(instances),
+    )
+
+
+def segment_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Sum rows of values [E, ...] into size buckets by index [E] -> [size, ...]."""
+    out = values.new_zeros((size, *values.shape[1:]))
+    return out.index_add(0, index, values)
+
+
+# ---------------------------------------------------------------- NeuroSAT-lite
+
+
+def mlp(inputs: int, hidden: int, outputs: int) -> nn.Module:
+    return nn.Sequential(
+        nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs)
+    )
+
+
+class NeuroSATLite(nn.Module):
+    """Selsam et al.'s NeuroSAT, smaller and cheaper.
+
+    Differences: literals update with a GRU cell instead of a layer-norm LSTM, and
+    clauses keep no state between rounds (a clause's message is an MLP of the sum of
+    its literals' messages), which halves the cost on the larger node set.
+    Every literal starts from one learned vector and messages are summed over edges,
+    so the output does not depend on how variables, clauses or literals within a
+    clause are numbered, nor on which sign a variable is written with.
+    """
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.literal_init = nn.Parameter(torch.randn(hidden) / hidden**0.5)
+        self.literal_message = mlp(hidden, hidden, hidden)
+        self.clause_message = mlp(hidden, hidden, hidden)
+        self.literal_update = nn.GRUCell(2 * hidden, hidden)  # clauses + own negation
+        self.vote = mlp(hidden, hidden, 1)
+
+    def embeddings(self, graph: Graph, rounds: int) -> list[torch.Tensor]:
+        """Literal embeddings [N, d] after each round 1..rounds."""
+        literals = self.literal_init.expand(graph.literals, -1)  # [N, d]
+        history = []
+        for _ in range(rounds):
+            sent = self.literal_message(literals)[graph.edge_literal]  # [3M, d]
+            clauses = segment_sum(sent, graph.edge_clause, graph.clauses)  # [M, d]
+            received = self.clause_message(clauses)[graph.edge_clause]  # [3M, d]
+            incoming = segment_sum(received, graph.edge_literal, graph.literals)
+            literals = self.literal_update(
+                torch.cat([incoming, literals[graph.flip]], dim=1), literals
+            )
+            history.append(literals)
+        return history
+
+    def logits(self, graph: Graph, literals: torch.Tensor) -> torch.Tensor:
+        """Mean literal vote per instance: [B] logits of 'satisfiable'."""
+        votes = self.vote(literals).squeeze(-1)  # [N]
+        return segment_sum(votes, graph.literal_graph, graph.graphs) / (2 * graph.sizes)
+
+    def forward(self, graph: Graph, rounds: int) -> torch.Tensor:
+        return self.logits(graph, self.embeddings(graph, rounds)[-1])
+
+
+def train_net(
+    instances: list[tuple[int, np.ndarray]],
+    labels: np.ndarray,
+    cfg: Config,
+    seed: int,
+    ctx: RunContext,
+) -> NeuroSATLite:
+    """Adam on minibatches of whole pairs (a pair's two members share a batch)."""
+    torch.manual_seed(seed)
+    net = NeuroSATLite(cfg.hidden).to(ctx.device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    order_rng = np.random.default_rng([seed, 1])
+    pairs = len(instances) // 2
+    order = np.array([], dtype=int)
+    for _step in ctx.progress(range(cfg.train_steps), desc=f"seed {seed} training"):
+        if len(order) < cfg.batch_pairs:
+            order = np.concatenate([order, order_rng.permutation(pairs)])
+        chosen, order = order[: cfg.batch_pairs], order[cfg.batch_pairs :]
+        members = np.stack([2 * chosen, 2 * chosen + 1], axis=1).ravel()
+        graph = make_graph([instances[i] for i in members], ctx.device)
+        target = torch.from_numpy(labels[members]).to(ctx.device)
+        loss = F.binary_cross_entropy_with_logits(net(graph, cfg.rounds), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+        optimizer.step()
+    return net
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def two_clusters(graph: Graph, literals: torch.Tensor) -> torch.Tensor:
+    """Split each instance's literal embeddings [N, d] into two clusters: [N] bool.
+
+    Start from the sign along the instance's principal direction (power iteration),
+    then three Lloyd (k-means) steps: NeuroSAT's 2-clustering, batched.
+    """
+    counts = segment_sum(
+        torch.ones_like(literals[:, 0]), graph.literal_graph, graph.graphs
+    )
+    mean = segment_sum(literals, graph.literal_graph, graph.graphs) / counts[:, None]
+    centred = literals - mean[graph.literal_graph]  # [N, d]
+    direction = torch.ones_like(mean)  # [B, d]
+    for _ in range(5):
+        projection = (centred * direction[graph.literal_graph]).sum(-1, keepdim=True)
+        direction = segment_sum(projection * centred, graph.literal_graph, graph.graphs)
+        direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    side = (centred * direction[graph.literal_graph]).sum(-1) > 0  # [N]
+    for _ in range(3):
+        bucket = 2 * graph.literal_graph + side.long()
+        sums = segment_sum(literals, bucket, 2 * graph.graphs)
+        sizes = segment_sum(torch.ones_like(literals[:, 0]), bucket, 2 * graph.graphs)
+        centres = (sums / sizes.clamp_min(1.0)[:, None]).view(graph.graphs, 2, -1)
+        distance = (literals[:, None, :] - centres[graph.literal_graph]).norm(dim=-1)
+        side = distance[:, 1] < distance[:, 0]
+    return side
+
+
+def satisfied(graph: Graph, literal_true: torch.Tensor) -> torch.Tensor:
+    """Does a literal assignment [N] bool satisfy every clause? [B] bool."""
+    edge_true = literal_true[graph.edge_literal].float()  # [3M]
+    clause_true = segment_sum(edge_true, graph.edge_clause, graph.clauses) > 0  # [M]
+    unsatisfied = segment_sum((~clause_true).float(), graph.clause_graph, graph.graphs)
+    return unsatisfied == 0
+
+
+def decoded(graph: Graph, history: list[torch.Tensor]) -> torch.Tensor:
+    """[B] bool: some round's two-cluster split gives a satisfying assignment.
+
+    A variable is true iff its positive literal is in cluster A (then once more with
+    cluster B); its negative literal takes the opposite value whatever its cluster.
+    """
+    is_positive = torch.arange(graph.literals, device=graph.flip.device) < graph.flip
+    found = torch.zeros(graph.graphs, dtype=torch.bool, device=graph.flip.device)
+    for literals in history:
+        side = two_clusters(graph, literals)
+        positive_side = torch.where(is_positive, side, side[graph.flip])  # [N]
+        for cluster_a_true in (True, False):
+            variable_true = positive_side == cluster_a_true
+            literal_true = torch.where(is_positive, variable_true, ~variable_true)
+            found |= satisfied(graph, literal_true)
+    return found
+
+
+def evaluate_net(
+    net: NeuroSATLite,
+    instances: list[tuple[int, np.ndarray]],
+    cfg: Config,
+    ctx: RunContext,
+    decode: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted satisfiable [B] bool, decoded [B] bool), in chunks of 256.
+
+    The prediction is read after cfg.rounds rounds, as in training; decoding then
+    goes on to cfg.decode_rounds (NeuroSAT also ran longer at test time).
+    """
+    predictions, decodes = [], []
+    rounds = max(cfg.rounds, cfg.decode_rounds) if decode else cfg.rounds
+    with torch.no_grad():
+        for start in range(0, len(instances), 256):
+            graph = make_graph(instances[start : start + 256], ctx.device)
+            history = net.embeddings(graph, rounds)
+            predictions.append(net.logits(graph, history[cfg.rounds - 1]) > 0)
+            found = (
+                decoded(graph, history) if decode else torch.zeros_like(predictions[-1])
+            )
+            decodes.append(found)
+    return torch.cat(predictions).cpu().numpy(), torch.cat(decodes).cpu().numpy()
+
+
+# ---------------------------------------------------------------- the run
+
+
+def seed_data(cfg: Config, seed: int) -> dict:
+    """Every data set of one seed, generated once from its own RNG streams."""
+    rng = np.random.default_rng([seed, 0])
+    train_ns = rng.integers(cfg.train_n_min, cfg.train_n_max + 1, cfg.train_pairs)
+    tests = {n: make_pairs(rng, np.full(cfg.test_pairs, n)) for n in cfg.test_ns}
+    sweep = {
+        ratio: make_fixed_ratio(
+            rng,
+            np.full(cfg.sweep_instances, cfg.sweep_n),
+            np.full(cfg.sweep_instances, ratio),
+        )
+        for ratio in cfg.sweep_ratios
+    }
+    shortcut_ns = rng.integers(
+        cfg.train_n_min, cfg.train_n_max + 1, cfg.shortcut_instances
+    )
+    shortcut_ratios = rng.uniform(
+        cfg.shortcut_ratio_min, cfg.shortcut_ratio_max, cfg.shortcut_instances
+    )
+    return {
+        "train": make_pairs(rng, train_ns),
+        "tests": tests,
+        "sweep": sweep,
+        "shortcut": make_fixed_ratio(rng, shortcut_ns, shortcut_ratios),
+    }
+
+
+def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    return 100.0 * float(np.mean(predicted == labels.astype(bool)))
+
+
+def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+    """Records: (seed, arm, test_set in {pairs, ratio}, n, ratio, metric, value).
+
+    Runs torch, BLAS and OpenMP on cfg.cpu_threads threads: the net's ops (a few
+    thousand rows of 32 numbers) and the small MLP fits gain nothing from intra-op
+    threads, and on a busy 2-core machine two threads spin-waited for about eight
+    times the CPU time of one (measured while writing this point). The records are
+    the same either way.
+    """
+    with cpu_threads(cfg.cpu_threads, ctx.device):
+        return run_seeds(cfg, ctx)
+
+
+def run_seeds(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+    records: list[dict] = []
+
+    def record(seed, arm, test_set, n, ratio, metric, value):
+        records.append(
+            {
+                "seed": seed,
+                "arm": arm,
+                "test_set": test_set,
+                "n": n,
+                "ratio": ratio,
+                "metric": metric,
+                "value": float(value),
+            }
+        )
+
+    for seed in ctx.progress(range(cfg.seeds), desc="seeds"):
+        data = seed_data(cfg, seed)
+        net = train_net(*data["train"], cfg, seed, ctx)
+        shortcut = fit_shortcut(*data["shortcut"], cfg, seed)
+        sets = [("pairs", n, np.nan, *data["tests"][n]) for n in cfg.test_ns] + [
+            ("ratio", cfg.sweep_n, ratio, *data["sweep"][ratio])
+            for ratio in cfg.sweep_ratios
+        ]
+        for test_set, n, ratio, instances, labels in sets:
+            predicted, decodes = evaluate_net(
+                net, instances, cfg, ctx, decode=test_set == "pairs"
+            )
+            cell = (seed, DL_ARM, test_set, n, ratio)
+            record(*cell, "accuracy", accuracy(predicted, labels))
+            sat_predicted = predicted & labels.astype(bool)
+            # Decoding is tried on the pairs only, and is undefined when the net
+            # calls no satisfiable instance satisfiable.
+            if test_set == "pairs" and sat_predicted.any():
+                record(*cell, "decoded", 100.0 * decodes[sat_predicted].mean())
+            record(*cell, "sat_fraction", 100.0 * labels.mean())
+            shortcut_predicted = shortcut_predict(shortcut, instances)
+            record(
+                seed,
+                SHORTCUT_ARM,
+                test_set,
+                n,
+                ratio,
+                "accuracy",
+                accuracy(shortcut_predicted, labels),
+            )
+            solver = solver_run(instances, labels, cfg.time_solver, test_set == "pairs")
+            for metric, value in solver.items():
+                record(seed, SOLVER_ARM, test_set, n, ratio, metric, value)
+    return pd.DataFrame(records)
+
+
+# ---------------------------------------------------------------- summary
+
+
+def per_seed(
+    records: pd.DataFrame, arm: str, metric: str, test_set: str = "pairs"
+) -> pd.DataFrame:
+    """Table [seed] x n (pairs) or [seed] x ratio (ratio sweep) of one metric."""
+    rows = records[
+        (records["arm"] == arm)
+        & (records["metric"] == metric)
+        & (records["test_set"] == test_set)
+    ]
+    column = "n" if test_set == "pairs" else "ratio"
+    return rows.pivot_table(index="seed", columns=column, values="value")
+
+
+def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
+    dl = per_seed(records, DL_ARM, "accuracy")
+    shortcut = per_seed(records, SHORTCUT_ARM, "accuracy")
+    ns = sorted(dl.columns)
+    smallest, largest = ns[0], ns[-1]
+    near_40 = min(ns, key=lambda n: (abs(n - REFUTE_N), n))
+    percent = {"unit": "%", "digits": 1}
+    estimates = {
+        KEY: bootstrap(dl[largest], **percent),
+        "dl_accuracy_smallest_n": bootstrap(dl[smallest], **percent),
+        "dl_accuracy_n40": bootstrap(
+            dl[near_40], label=f"mean at n = {near_40}", **percent
+        ),
+        "dl_accuracy_drop": bootstrap(
+            dl[smallest] - dl[largest],
+            unit="points",
+            digits=1,
+            label=f"mean of accuracy at n = {smallest} minus n = {largest}",
+        ),
+        "shortcut_accuracy_largest_n": bootstrap(shortcut[largest], **percent),
+        "solver_model_check": bootstrap(
+            per_seed(records, SOLVER_ARM, "model_check").stack(), **percent
+        ),
+        "solver_median_propagations_largest_n": bootstrap(
+            per_seed(records, SOLVER_ARM, "median_propagations")[largest], digits=0
+        ),
+    }
+    timed = per_seed(records, SOLVER_ARM, "median_ms")
+    if not timed.empty:
+        estimates["solver_median_ms_largest_n"] = bootstrap(
+            timed[largest], unit="ms", digits=3
+        )
+    decodes = per_seed(records, DL_ARM, "decoded")
+    if not decodes.empty:
+        estimates["dl_decoded_of_sat_predictions"] = bootstrap(
+            decodes.mean(axis=1), label="mean over sizes, then seeds", **percent
+        )
+    sweep_dl = per_seed(records, DL_ARM, "accuracy", "ratio")
+    sweep_shortcut = per_seed(records, SHORTCUT_ARM, "accuracy", "ratio")
+    threshold = min(sweep_dl.columns, key=lambda r: abs(r - 4.26))
+    estimates["dl_accuracy_at_threshold"] = bootstrap(sweep_dl[threshold], **percent)
+    estimates["shortcut_accuracy_at_threshold"] = bootstrap(
+        sweep_shortcut[threshold], **percent
+    )
+    estimates["shortcut_accuracy_sweep_ends"] = bootstrap(
+        sweep_shortcut[[min(sweep_shortcut.columns), max(sweep_shortcut.columns)]].mean(
+            axis=1
+        ),
+        label="mean of the lowest and highest sweep ratio",
+        **percent,
+    )
+    return estimates
+
+
+RULE = (
+    f"Holds if the message-passing net's accuracy on balanced SR-style pairs at the "
+    f"largest tested n is <= {MAX_HOLDS_ACCURACY:g}% and falls from the smallest to "
+    f"the largest n (drop > 0), while the solver's models all check "
+    f"({SOLVER_EXACT:g}%) and its median time at the largest n is <= "
+    f"{MAX_SOLVER_MS:g} ms (whole 95% CIs past the thresholds). Refuted if the net "
+    f"reaches >= {REFUTE_ACCURACY:g}% at n = {REFUTE_N}. Inconclusive otherwise, "
+    f"or where a CI straddles a threshold."
+)
+
+
+def verdict(estimates: dict[str, Estimate]) -> Verdict:
+    largest, at_40 = estimates[KEY], estimates["dl_accuracy_n40"]
+    drop, checked = estimates["dl_accuracy_drop"], estimates["solver_model_check"]
+    timed = estimates.get("solver_median_ms_largest_n")
+    solver_fast = timed.below(MAX_SOLVER_MS) if timed is not None else None
+    refuted = at_40.above(REFUTE_ACCURACY)
+    holds = all_of(
+        largest.below(MAX_HOLDS_ACCURACY),
+        drop.above(0.0),
+        checked.above(SOLVER_EXACT),
+        solver_fast,
+    )
+    solver_time = timed.text() if timed is not None else "not timed"
+    reason = (
+        f"net accuracy {largest.text()} at the largest n, {at_40.text()} at "
+        f"n = {REFUTE_N}, drop from smallest to largest n {drop.text()}; solver "
+        f"models checked {checked.value:.0f}%, median time {solver_time}"
+    )
+    if refuted is True:
+        status = "refuted"
+    elif refuted is None or holds is not True:
+        status = "inconclusive"
+    else:
+        status = "holds"
+    return Verdict(status, reason, RULE)
+
+
+# ---------------------------------------------------------------- charts
+
+
+ARM_LABELS = {
+    DL_ARM: "NeuroSAT-lite (message passing)",
+    SHORTCUT_ARM: "MLP on ratio statistics",
+    SOLVER_ARM: "PicoSAT solver",
+}
+PERCENT_TIPS = (
+    alt.Tooltip("mean:Q", title="mean", format=".1f"),
+    alt.Tooltip("low:Q", title="95% CI low", format=".1f"),
+    alt.Tooltip("high:Q", title="95% CI high", format=".1f"),
+    "seeds:Q",
+)
+
+
+def band_chart(
+    table: pd.DataFrame,
+    x: alt.X,
+    y_title: str,
+    title: str | alt.TitleParams,
+    tips: list,
+):
+    base = alt.Chart(table).encode(
+        x=x, color=alt.Color("model:N", title=None, sort=list(ARM_LABELS.values()))
+    )
+    band = base.mark_area(opacity=0.18).encode(y="low:Q", y2="high:Q")
+    line = base.mark_line(point=True).encode(
+        y=alt.Y("mean:Q", title=y_title), tooltip=tips
+    )
+    return (band + line).properties(title=title, width=560, height=300)
+
+
+def accuracy_table(records: pd.DataFrame, test_set: str, by: str) -> pd.DataFrame:
+    rows = records[
+        (records["test_set"] == test_set) & (records["metric"] == "accuracy")
+    ]
+    table = mean_ci_table(rows, ["arm", by], bootstrap)
+    table["model"] = table["arm"].map(ARM_LABELS)
+    return table
+
+
+def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
+    by_n = accuracy_table(records, "pairs", "n")
+    chance = alt.Chart(pd.DataFrame({"chance": [50.0]})).mark_rule(strokeDash=[4, 4])
+    chance = chance.encode(
+        y="chance:Q", tooltip=tooltip_fields(alt.Tooltip("chance:Q", title="chance %"))
+    )
+    accuracy_n = band_chart(
+        by_n,
+        alt.X("n:Q", title="variables n (test pairs; trained on n = 10 to 20)"),
+        "accuracy on balanced sat/unsat pairs (%)",
+        alt.TitleParams(
+            "Accuracy vs problem size (mean, 95% CI over seeds)",
+            subtitle="dashed: chance (50%)",
+        ),
+        tooltip_fields("model:N", "n:Q", *PERCENT_TIPS),
+    )
+    by_ratio = accuracy_table(records, "ratio", "ratio")
+    accuracy_ratio = band_chart(
+        by_ratio,
+        alt.X("ratio:Q", title="clauses per variable", scale=alt.Scale(zero=False)),
+        "accuracy on fixed-ratio instances (%)",
+        alt.TitleParams(
+            "Accuracy vs clause/variable ratio at fixed n (mean, 95% CI over seeds)",
+            subtitle="grey dotted: % of instances satisfiable (solver); dashed: 50%",
+        ),
+        tooltip_fields("model:N", "ratio:Q", *PERCENT_TIPS),
+    )
+    sat = records[
+        (records["metric"] == "sat_fraction") & (records["test_set"] == "ratio")
+    ]
+    sat_table = mean_ci_table(sat, ["ratio"], bootstrap)
+    sat_table["model"] = "share satisfiable (solver)"
+    sat_line = (
+        alt.Chart(sat_table)
+        .mark_line(strokeDash=[2, 2], point=True)
+        .encode(
+            x="ratio:Q",
+            y="mean:Q",
+            color=alt.value("gray"),
+            tooltip=tooltip_fields(
+                alt.Tooltip("ratio:Q"),
+                alt.Tooltip("mean:Q", title="% satisfiable", format=".1f"),
+            ),
+        )
+    )
+    solver = records[(records["arm"] == SOLVER_ARM) & (records["test_set"] == "pairs")]
+    metric = (
+        "median_ms"
+        if (solver["metric"] == "median_ms").any()
+        else ("median_propagations")
+    )
+    time_table = mean_ci_table(solver[solver["metric"] == metric], ["n"], bootstrap)
+    time_table["model"] = ARM_LABELS[SOLVER_ARM]
+    y_title = (
+        "median solve time (ms)" if metric == "median_ms" else "median propagations"
+    )
+    solver_time = band_chart(
+        time_table,
+        alt.X("n:Q", title="variables n (sat/unsat pairs at the threshold)"),
+        y_title,
+        "Solver effort vs problem size (median per seed; mean, 95% CI over seeds)",
+        tooltip_fields(
+            "n:Q",
+            alt.Tooltip("mean:Q", title=y_title, format=".3g"),
+            alt.Tooltip("low:Q", title="95% CI low", format=".3g"),
+            alt.Tooltip("high:Q", title="95% CI high", format=".3g"),
+            "seeds:Q",
+        ),
+    )
+    decode_rows = records[
+        (records["metric"] == "decoded") & (records["test_set"] == "pairs")
+    ]
+    result = {
+        "accuracy_vs_n": accuracy_n + chance,
+        "accuracy_vs_ratio": accuracy_ratio + sat_line + chance,
+        "solver_time_vs_n": solver_time,
+    }
+    if not decode_rows.empty:
+        decode_table = mean_ci_table(decode_rows, ["arm", "n"], bootstrap)
+        decode_table["model"] = decode_table["arm"].map(ARM_LABELS)
+        result["decoded_vs_n"] = band_chart(
+            decode_table,
+            alt.X("n:Q", title="variables n"),
+            "satisfiable predictions with a decoded model (%)",
+            "Decoding an assignment from the net (mean, 95% CI over seeds)",
+            tooltip_fields("model:N", "n:Q", *PERCENT_TIPS),
+        )
+    return result
