@@ -179,10 +179,16 @@ def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
     )
 
 
+def threshold_text(point, key: Estimate) -> str:
+    """The threshold the verdict compares the key number with (KEY_THRESHOLD)."""
+    threshold = getattr(point.module, "KEY_THRESHOLD", None)
+    return "-" if threshold is None else key.fmt(threshold)
+
+
 def verdict_table(doc_root: str, where: str) -> str:
     rows = [
-        "| tweets | claim | verdict | key number |",
-        "|---|---|---|---|",
+        "| tweets | claim | verdict | key number | threshold |",
+        "|---|---|---|---|---|",
     ]
     for slug, point in all_points().items():
         summary = summary_for(slug, where)
@@ -190,7 +196,8 @@ def verdict_table(doc_root: str, where: str) -> str:
         tweets = ", ".join(f"[{t}](#tweet-{t})" for t in point.tweets)
         rows.append(
             f"| {tweets} | [{point.title}]({page_link(slug, doc_root)}) | "
-            f"{badge(summary['verdict']['status'])} | {key.text()} |"
+            f"{badge(summary['verdict']['status'])} | {key.text()} | "
+            f"{threshold_text(point, key)} |"
         )
     return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 
