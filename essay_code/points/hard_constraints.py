@@ -597,13 +597,13 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-# ---------------------------------------------------------------- summary
-
-
 def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     """Every arm and condition (see run_arms), within cfg.cpu_threads."""
     with cpu_threads(cfg.cpu_threads, ctx.device):
         return run_arms(cfg, ctx)
+
+
+# ---------------------------------------------------------------- summary
 
 
 def penalty_name(penalty: float) -> str:
