@@ -4,6 +4,15 @@
 (function () {
   const views = new Map();
 
+  // Vega-Lite draws rules and error bars black unless a chart colours them; on
+  // the dark page that is invisible, and vega's dark theme does not change it.
+  const DARK_CONFIG = {
+    background: null,
+    rule: { color: "#bdbdbd" },
+    errorbar: { color: "#bdbdbd" },
+    tick: { color: "#bdbdbd" },
+  };
+
   function darkMode() {
     return document.body.getAttribute("data-md-color-scheme") === "slate";
   }
@@ -19,7 +28,7 @@
       vegaEmbed(target, spec, {
         renderer: "svg",
         theme: dark ? "dark" : undefined,
-        config: { background: null },
+        config: dark ? DARK_CONFIG : { background: null },
         actions: false, // the menu overflows the content column; SVGs are downloadable
         tooltip: { theme: dark ? "dark" : "light" },
       })
