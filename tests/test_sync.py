@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
 from conftest import POINT_IDS, POINTS
 
 from essay_code.cli import point_state
 from essay_code.core.results import REPO_ROOT, RESULTS_ROOT, load_records, load_summary
+from essay_code.scaffold import tweet_texts  # parses tests/data/ (the post)
 from essay_code.site.markers import CHART_FENCE, VALUE_MARKER
 
 DOCS = REPO_ROOT / "docs"
-# A copy of the original post, so the check needs nothing outside the repo.
-ESSAY = Path(__file__).parent / "data" / "what-cant-deep-learning-do.md"
 
 
 def test_every_point_has_page_notebook_and_results():
@@ -72,7 +68,7 @@ def test_verdict_follows_from_the_committed_estimates(point):
 def test_point_page_quotes_its_tweets_and_uses_its_results(point):
     page = (DOCS / "points" / f"{point.slug}.md").read_text(encoding="utf-8")
     assert "TODO" not in page, f"docs/points/{point.slug}.md still has TODO lines"
-    tweets = _tweets()
+    tweets = tweet_texts()
     for number in point.tweets:
         assert tweets[number] in page, f"tweet {number} is not quoted verbatim"
     charts = {
@@ -86,17 +82,9 @@ def test_point_page_quotes_its_tweets_and_uses_its_results(point):
     assert f"notebooks/{point.slug}.py" in page, "the page must link its notebook"
 
 
-def _tweets() -> dict[int, str]:
-    text = ESSAY.read_text(encoding="utf-8")
-    return {
-        int(m.group(1)): m.group(0).strip()
-        for m in re.finditer(r"^(\d+)/.*$", text, re.MULTILINE)
-    }
-
-
 def test_essay_page_quotes_all_29_tweets_in_order():
     page = (DOCS / "index.md").read_text(encoding="utf-8")
-    positions = [page.find(tweet) for _, tweet in sorted(_tweets().items())]
+    positions = [page.find(tweet) for _, tweet in sorted(tweet_texts().items())]
     assert len(positions) == 29
     assert -1 not in positions, "a tweet is missing or not verbatim"
     assert positions == sorted(positions), "tweets out of order"
