@@ -1,7 +1,7 @@
 """python -m essay_code list | run | status  (also the `essay` console script).
 
 `status` and a `run` of fresh points import neither torch nor the points: freshness
-comes from file hashes (see essay_code.core.cache), so a no-op run is about a second.
+comes from file hashes (see essay_code.tooling.cache), so a no-op run is about a second.
 """
 
 from __future__ import annotations
@@ -10,11 +10,16 @@ import argparse
 import json
 import sys
 
-from essay_code import history
-from essay_code.core.cache import freshness, request_of, source_parts
-from essay_code.core.config import DEVICE_CHOICES, PROFILE_NAMES, ConfigError
-from essay_code.core.registry import RegistryError, check_slugs, source_paths
-from essay_code.core.results import (
+from essay_code.tooling import history
+from essay_code.tooling.cache import (
+    DEFAULT_THREADS,
+    freshness,
+    request_of,
+    source_parts,
+)
+from essay_code.tooling.config import DEVICE_CHOICES, PROFILE_NAMES, ConfigError
+from essay_code.tooling.registry import RegistryError, check_slugs, source_paths
+from essay_code.tooling.results import (
     RESULTS_ROOT,
     ResultsError,
     load_summary,
@@ -40,7 +45,7 @@ def point_state(slug: str) -> dict:
 
 
 def cmd_list(args) -> int:
-    from essay_code.core.registry import get_points
+    from essay_code.tooling.registry import get_points
 
     rows = [
         {**point_state(p.slug), "tweets": list(p.tweets), "title": p.title}
@@ -77,8 +82,9 @@ def fresh_without_import(slug: str, args) -> bool:
     """Same source, core, torch and request as the stored results: nothing to do."""
     if args.force:
         return False
-    request = request_of(args.profile, args.seeds, args.set)
-    root = output_root(args.profile, customised=bool(args.seeds or args.set))
+    request = request_of(args.profile, args.seeds, args.set, args.threads)
+    customised = bool(args.seeds or args.set) or args.threads != DEFAULT_THREADS
+    root = output_root(args.profile, customised=customised)
     try:
         stored = load_summary(slug, root)
     except ResultsError:
@@ -99,9 +105,9 @@ def cmd_run(args) -> int:
     if not pending:
         return 0
 
-    from essay_code.core.registry import get_points
-    from essay_code.core.runner import resolve_config, run_many
-    from essay_code.core.seeding import choose_device
+    from essay_code.tooling.device import choose_device
+    from essay_code.tooling.registry import get_points
+    from essay_code.tooling.runner import resolve_config, run_many
 
     points = get_points(pending)
     choose_device(args.device)  # a missing GPU is one clear error, not one per point
@@ -114,6 +120,7 @@ def cmd_run(args) -> int:
         seeds=args.seeds,
         sets=args.set,
         force=args.force,
+        threads=args.threads,
         command=["python", "-m", "essay_code", *sys.argv[1:]],
     )
     published = [
@@ -134,7 +141,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_new(args) -> int:
-    from essay_code.scaffold import scaffold
+    from essay_code.tooling.scaffold import scaffold
 
     for path in scaffold(args.slug, args.tweets, args.title):
         print(f"wrote {path}")
@@ -146,15 +153,27 @@ def cmd_new(args) -> int:
 
 
 def cmd_gather(args) -> int:
+    """Exit 0 when every point landed, 1 when some were refused (the valid ones
+    still landed and the PR body names the rest), 2 when nothing could be read."""
+    import os
     from pathlib import Path
 
-    from essay_code.gather import gather
+    from essay_code.tooling.gather import GatherError, gather
 
-    summary, problems = gather(Path(args.folder))
+    try:
+        summary, refusals = gather(Path(args.folder))
+    except GatherError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(summary)
     if args.pr_body:
         Path(args.pr_body).write_text(summary, encoding="utf-8")
-    return 1 if problems else 0
+    for refusal in refusals:
+        line = f"{refusal.name}: {refusal.reason}"
+        # A warning annotation on the job page, where GitHub reads them.
+        prefix = "::warning title=refused::" if os.environ.get("GITHUB_ACTIONS") else ""
+        print(f"{prefix}refused {' '.join(line.split())}", file=sys.stderr)
+    return 1 if refusals else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="run even if results are fresh"
     )
     run.add_argument(
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="CPU threads for torch, OpenMP and BLAS (default 1; 0 leaves them be)",
+    )
+    run.add_argument(
         "--set",
         action="append",
         default=[],
@@ -202,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gather = sub.add_parser(
         "gather",
-        help="validate regenerated results (one folder per point) and land them",
+        help="validate regenerated results (folders per point, or flat) and land them",
     )
     gather.add_argument("folder", help="e.g. the regenerate workflow's artifacts")
     gather.add_argument("--pr-body", help="also write the Markdown summary here")

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from essay_code.core.registry import all_points
-from essay_code.core.results import REPO_ROOT
-from essay_code.core.runner import RunContext, execute, resolve_config
+from essay_code.tooling.registry import all_points
+from essay_code.tooling.results import REPO_ROOT
+from essay_code.tooling.runner import RunContext, execute, resolve_config
 
 POINTS = list(all_points().values())
 POINT_IDS = [point.slug for point in POINTS]

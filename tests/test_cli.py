@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import POINTS
 
-from essay_code.core import runner
-from essay_code.core.results import REPO_ROOT, RESULTS_ROOT, output_root
+from essay_code.tooling import runner
+from essay_code.tooling.results import REPO_ROOT, RESULTS_ROOT, output_root
 
 FIRST = POINTS[0]
 

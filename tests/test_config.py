@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from essay_code.core.config import ConfigError, parse_sets, resolve, stable_hash
+from essay_code.tooling.config import ConfigError, parse_sets, resolve, stable_hash
 
 
 @dataclass(frozen=True)

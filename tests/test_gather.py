@@ -1,40 +1,117 @@
-"""`gather`: regenerated results (one folder per point, as the regenerate workflow's
-artifacts arrive) are validated, land in results/, extend the history, and the PR
-body says what changed; a folder that fails validation does not land."""
+"""`gather`: regenerated results arrive as actions/download-artifact leaves them (one
+folder per artifact, or flat when a single artifact matched); valid ones land in
+results/ and extend the history, refused ones are named in the PR body and never land,
+and a missing or empty download is a one-line error."""
 
 from __future__ import annotations
 
 import json
 import shutil
 
+import pytest
 from conftest import POINTS
 
-from essay_code import history
-from essay_code.core.results import RESULTS_ROOT, load_summary
-from essay_code.gather import gather
+from essay_code.cli import main
+from essay_code.tooling import history
+from essay_code.tooling.gather import gather
+from essay_code.tooling.results import RESULTS_ROOT, load_summary
 
 
-def test_gather_lands_valid_results_and_reports_changes(tmp_path):
-    root = tmp_path / "results"
-    shutil.copytree(RESULTS_ROOT, root)
+@pytest.fixture
+def root(tmp_path):
+    """A private copy of the committed results to land into."""
+    copy = tmp_path / "results"
+    shutil.copytree(RESULTS_ROOT, copy)
+    return copy
+
+
+def tamper_verdict(folder):
+    summary = json.loads((folder / "summary.json").read_text())
+    status = summary["verdict"]["status"]
+    summary["verdict"]["status"] = "refuted" if status != "refuted" else "holds"
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def test_one_valid_and_one_refused_artifact_land_the_valid_one(root, tmp_path):
     first, second = POINTS[0], POINTS[1]
     artifacts = tmp_path / "artifacts"
     shutil.copytree(RESULTS_ROOT / first.slug, artifacts / f"results-{first.slug}")
-    # A tampered artifact: its verdict no longer follows from its estimates.
     tampered = artifacts / f"results-{second.slug}"
     shutil.copytree(RESULTS_ROOT / second.slug, tampered)
-    summary = json.loads((tampered / "summary.json").read_text())
-    summary["verdict"]["status"] = (
-        "refuted" if summary["verdict"]["status"] != "refuted" else "holds"
-    )
-    (tampered / "summary.json").write_text(json.dumps(summary))
+    tamper_verdict(tampered)
     rows_before = len(history.read(root))
 
-    body, problems = gather(artifacts, root)
+    body, refusals = gather(artifacts, root)
 
     assert f"| {first.slug} |" in body
-    assert len(problems) == 1 and "does not follow from its estimates" in problems[0]
-    assert second.slug not in body.split("Not landed:")[0]
+    assert [r.name for r in refusals] == [f"results-{second.slug}"]
+    assert "does not follow from its estimates" in refusals[0].reason
+    landed, refused = body.split("Refused (1), not landed:")
+    assert second.slug not in landed
+    assert second.slug in refused and "does not follow" in refused
     assert load_summary(second.slug, root) == load_summary(second.slug, RESULTS_ROOT)
     rows = history.read(root)
     assert len(rows) == rows_before + 1 and rows[-1]["slug"] == first.slug
+
+
+def test_a_single_flat_artifact_lands(root, tmp_path):
+    """download-artifact with a pattern that matches one artifact unpacks it flat:
+    summary.json, records.csv and charts/ directly in the download folder."""
+    point = POINTS[-1]
+    flat = tmp_path / "regenerated"
+    shutil.copytree(RESULTS_ROOT / point.slug, flat)
+    shutil.rmtree(root / point.slug)
+
+    body, refusals = gather(flat, root)
+
+    assert refusals == []
+    assert f"| {point.slug} |" in body
+    assert load_summary(point.slug, root) == load_summary(point.slug, RESULTS_ROOT)
+    assert history.read(root)[-1]["slug"] == point.slug
+
+
+def test_cli_lands_the_valid_half_writes_the_pr_body_and_exits_1(
+    root, tmp_path, monkeypatch, capsys
+):
+    import essay_code.tooling.gather as gather_module
+
+    monkeypatch.setattr(gather_module, "RESULTS_ROOT", root)
+    first, second = POINTS[2], POINTS[3]
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(RESULTS_ROOT / first.slug, artifacts / f"results-{first.slug}")
+    shutil.copytree(RESULTS_ROOT / second.slug, artifacts / f"results-{second.slug}")
+    (artifacts / f"results-{second.slug}" / "records.csv").unlink()
+    body_path = tmp_path / "pr-body.md"
+
+    code = main(["gather", str(artifacts), "--pr-body", str(body_path)])
+
+    assert code == 1
+    body = body_path.read_text()
+    assert f"| {first.slug} |" in body
+    assert f"results-{second.slug}: " in body and "records.csv is missing" in body
+    assert f"refused results-{second.slug}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty"])
+def test_gather_on_a_missing_or_empty_folder_is_a_one_line_error(
+    tmp_path, layout, capsys
+):
+    folder = tmp_path / "regenerated"
+    if layout == "empty":
+        folder.mkdir()
+    code = main(["gather", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+def test_pr_body_keeps_mentions_and_markdown_inert(root, tmp_path):
+    point = POINTS[0]
+    artifacts = tmp_path / "artifacts"
+    folder = artifacts / "results-@someone [x](http://evil)"
+    shutil.copytree(RESULTS_ROOT / point.slug, folder)
+    tamper_verdict(folder)
+    body, refusals = gather(artifacts, root)
+    assert len(refusals) == 1
+    assert "@someone" not in body and "](http" not in body

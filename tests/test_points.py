@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import POINT_IDS, POINTS
 
-from essay_code.core.results import REQUIRED_COLUMNS
-from essay_code.core.runner import RunContext, execute, resolve_config
 from essay_code.core.stats import Estimate
 from essay_code.core.verdict import STATUSES
+from essay_code.tooling.results import REQUIRED_COLUMNS
+from essay_code.tooling.runner import RunContext, execute, resolve_config
 
 pytestmark = pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
 

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from essay_code.core.registry import RegistryError, source_paths
-from essay_code.core.results import REPO_ROOT
-from essay_code.scaffold import scaffold
+from essay_code.tooling.registry import RegistryError, source_paths
+from essay_code.tooling.results import REPO_ROOT
+from essay_code.tooling.scaffold import scaffold
 
 COPIED = ("essay_code", "docs", "tests", "results", "mkdocs.yml", "pyproject.toml")
 

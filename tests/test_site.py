@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 
 from conftest import POINTS
 
-from essay_code.core.results import REPO_ROOT
 from essay_code.site.markers import EVIDENCE
+from essay_code.tooling.results import REPO_ROOT
 
 
 class FetchedUrls(HTMLParser):

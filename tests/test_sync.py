@@ -6,9 +6,16 @@ import pytest
 from conftest import POINT_IDS, POINTS
 
 from essay_code.cli import point_state
-from essay_code.core.results import REPO_ROOT, RESULTS_ROOT, load_records, load_summary
-from essay_code.scaffold import tweet_texts  # parses tests/data/ (the post)
 from essay_code.site.markers import CHART_FENCE, VALUE_MARKER
+from essay_code.tooling.results import (
+    REPO_ROOT,
+    RESULTS_ROOT,
+    load_records,
+    load_summary,
+)
+from essay_code.tooling.scaffold import (
+    tweet_texts,
+)  # parses essay_code/data/ (the post)
 
 DOCS = REPO_ROOT / "docs"
 

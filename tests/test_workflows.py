@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from essay_code.core.results import REPO_ROOT
+from essay_code.tooling.results import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 

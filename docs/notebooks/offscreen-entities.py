@@ -20,9 +20,9 @@
 import altair as alt
 import pandas as pd
 
-from essay_code.core.registry import get_points
-from essay_code.core.results import load_records, load_summary
-from essay_code.core.runner import RunContext, execute, resolve_config
+from essay_code.tooling.registry import get_points
+from essay_code.tooling.results import load_records, load_summary
+from essay_code.tooling.runner import RunContext, execute, resolve_config
 
 alt.renderers.enable("svg")  # rendered by vl-convert: no network, no browser
 (point,) = get_points(["offscreen-entities"])

@@ -140,12 +140,59 @@ def bootstrap_slope(
     point = fit(seeds)
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     replicates = np.array(
-        [fit(rng.choice(seeds, size=seeds.size)) for _ in range(2_000)]
+        [fit(rng.choice(seeds, size=seeds.size)) for _ in range(BOOTSTRAP_RESAMPLES)]
     )
     tail = (1 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(replicates, [tail, 100 - tail])
     method = (
         f"log-log least-squares slope over {x.shape[1]} sizes, seeds resampled "
-        f"({seeds.size} seeds, 2000 resamples, seed {BOOTSTRAP_SEED})"
+        f"({seeds.size} seeds, {BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})"
     )
     return Estimate(point, float(low), float(high), method, int(seeds.size), "", digits)
+
+
+def exact(
+    value: float, n: int, *, label: str, unit: str = "", digits: int = 0
+) -> Estimate:
+    """A number known without sampling error (a design constant, a count fixed by the
+    grid, a chosen hyperparameter), as an Estimate a page can print: low = high."""
+    value = float(value)
+    return Estimate(value, value, value, label, int(n), unit, digits)
+
+
+def paired_bootstrap(
+    first,
+    second,
+    statistic: Callable,
+    *,
+    label: str,
+    unit: str = "",
+    digits: int = 2,
+) -> Estimate:
+    """Percentile bootstrap of statistic(first, second, axis) over paired values
+    (the same seed in both arms), resampling pairs together. The interval is widened
+    to include the point value, which a percentile interval can miss."""
+    a = np.asarray(first, dtype=float).ravel()
+    b = np.asarray(second, dtype=float).ravel()
+    if a.shape != b.shape or a.size == 0:
+        raise ValueError(f"paired_bootstrap needs equal, non-empty arrays: {a}, {b}")
+    point = float(statistic(a, b, axis=-1))
+    result = stats.bootstrap(
+        (a, b),
+        statistic,
+        paired=True,
+        vectorized=True,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        confidence_level=CONFIDENCE,
+        rng=np.random.default_rng(BOOTSTRAP_SEED),
+    )
+    low, high = result.confidence_interval
+    low, high = float(np.nan_to_num(low)), float(np.nan_to_num(high))
+    method = (
+        f"{label} over {a.size} paired seeds, 95% percentile bootstrap "
+        f"({BOOTSTRAP_RESAMPLES} resamples, seed {BOOTSTRAP_SEED})"
+    )
+    return Estimate(
+        point, min(low, point), max(high, point), method, a.size, unit, digits
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 Status = Literal["holds", "mitigated", "refuted", "inconclusive"]
@@ -12,24 +12,30 @@ STATUSES: tuple[Status, ...] = ("holds", "mitigated", "refuted", "inconclusive")
 @dataclass(frozen=True)
 class Verdict:
     """status: one of STATUSES; reason: one line with the numbers that decided it;
-    rule: the rule in words with its thresholds, printed on the page."""
+    rule: the rule in words with its thresholds, printed on the page;
+    thresholds: estimate name -> the threshold the rule compares it with (the key
+    estimate's at least), so the site can draw it without importing the point."""
 
     status: Status
     reason: str
     rule: str
+    thresholds: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"verdict status {self.status!r} is not one of {STATUSES}")
         if not self.reason or not self.rule:
             raise ValueError("a verdict needs a reason and a rule")
+        for name, value in self.thresholds.items():
+            if not isinstance(name, str) or not isinstance(value, int | float):
+                raise ValueError(f"threshold {name!r}: {value!r} is not a number")
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> Verdict:
-        return cls(**data)
+        return cls(**{"thresholds": {}, **data})
 
 
 def all_of(*checks: bool | None) -> bool | None:

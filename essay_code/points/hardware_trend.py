@@ -48,8 +48,8 @@ from essay_code.core import (
     mean_ci_table,
     tooltip_fields,
 )
-from essay_code.core.seeding import device_name
 from essay_code.core.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
+from essay_code.tooling.device import device_name
 
 TITLE = "GPU throughput keeps doubling"
 TWEETS = (24,)

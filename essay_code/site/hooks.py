@@ -20,10 +20,10 @@ from mkdocs.structure.files import File, Files
 from mkdocs.structure.nav import _add_previous_and_next_links, _get_by_type
 from mkdocs.structure.pages import Page
 
-from essay_code.core.charts import SPEC_CONFIG, SVG_CONFIG, THEMES
-from essay_code.core.registry import all_points
-from essay_code.core.results import REPO_ROOT, RESULTS_ROOT
+from essay_code.core.plots import SPEC_CONFIG
 from essay_code.site import markers, overview
+from essay_code.tooling.registry import all_points
+from essay_code.tooling.results import REPO_ROOT, RESULTS_ROOT, SVG_CONFIG, THEMES
 
 log = logging.getLogger("mkdocs.hooks.essay")
 BUNDLE_URI = "assets/javascripts/vega-bundle.js"

@@ -23,9 +23,9 @@ import json
 import re
 from pathlib import Path
 
-from essay_code.core.registry import all_points
-from essay_code.core.results import RESULTS_ROOT, ResultsError, load_summary
 from essay_code.core.stats import Estimate
+from essay_code.tooling.registry import all_points
+from essay_code.tooling.results import RESULTS_ROOT, ResultsError, load_summary
 
 VALUE_MARKER = re.compile(r"\{\{\s*([a-z0-9-]+)\.([A-Za-z0-9_.]+)\s*\}\}")
 CHART_FENCE = re.compile(

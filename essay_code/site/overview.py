@@ -6,10 +6,10 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from essay_code import history
-from essay_code.core.registry import all_points
-from essay_code.core.results import load_summary
 from essay_code.core.stats import Estimate
+from essay_code.tooling import history
+from essay_code.tooling.registry import all_points
+from essay_code.tooling.results import load_summary
 
 VERDICT_COLOURS = alt.Scale(
     domain=["holds", "mitigated", "refuted", "inconclusive"],

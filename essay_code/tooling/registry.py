@@ -94,15 +94,18 @@ def check_slugs(slugs: list[str]) -> None:
 
 
 @cache
+def load_point(slug: str) -> Point:
+    """Import and check one point module (only that one: a broken neighbour does not
+    stop `run` of this point)."""
+    module = importlib.import_module(f"essay_code.points.{slug.replace('-', '_')}")
+    _check(module)
+    return Point(slug, module)
+
+
+@cache
 def all_points() -> dict[str, Point]:
     """slug -> Point for every module in essay_code.points, sorted by first tweet."""
-    found = []
-    for info in pkgutil.iter_modules(essay_code.points.__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"essay_code.points.{info.name}")
-        _check(module)
-        found.append(Point(slug_of(info.name), module))
+    found = [load_point(slug) for slug in source_paths()]
     found.sort(key=lambda point: (point.tweets[0], point.slug))
     return {point.slug: point for point in found}
 
@@ -112,5 +115,4 @@ def get_points(slugs: list[str] | None = None) -> list[Point]:
     if not slugs:
         return list(all_points().values())
     check_slugs(slugs)
-    points = all_points()
-    return [points[slug] for slug in slugs]
+    return [load_point(slug) for slug in slugs]

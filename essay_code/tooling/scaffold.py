@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from essay_code.core.registry import RegistryError, source_paths
-from essay_code.core.results import REPO_ROOT
 from essay_code.site.notebook import notebook_source
+from essay_code.tooling.registry import RegistryError, source_paths
+from essay_code.tooling.results import REPO_ROOT
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-TWEETS_FILE = REPO_ROOT / "tests" / "data" / "what-cant-deep-learning-do.md"
+TWEETS_FILE = REPO_ROOT / "essay_code" / "data" / "what-cant-deep-learning-do.md"
 
 MODULE = '''"""Tweet(s) {tweets}: {title}.
 

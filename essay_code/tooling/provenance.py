@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from essay_code.core.results import REPO_ROOT
+from essay_code.tooling.results import REPO_ROOT
 
 
 def _git(*args: str) -> str | None:
@@ -24,10 +24,16 @@ def _git(*args: str) -> str | None:
 
 
 def provenance(
-    device_label: str, wall_seconds: float, cpu_seconds: float, command: list[str]
+    device_label: str,
+    wall_seconds: float,
+    cpu_seconds: float,
+    command: list[str],
+    *,
+    torch_threads: int | None = None,
 ) -> dict:
     """cpu_seconds is the process's CPU time over all threads: on a machine shared
-    with other work it tells what the run itself cost, which wall time does not."""
+    with other work it tells what the run itself cost, which wall time does not.
+    torch_threads is the count the run used (read inside the runner's limit)."""
     commit = _git("rev-parse", "HEAD")
     status = _git("status", "--porcelain", "--untracked-files=no")
     return {
@@ -38,7 +44,7 @@ def provenance(
         "torch": torch.__version__,
         "platform": f"{sys.platform} {platform.machine()}",
         "device": device_label,
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": torch_threads or torch.get_num_threads(),
         "wall_seconds": round(wall_seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2),
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -135,3 +135,29 @@ def write_json(path: Path, data: dict) -> None:
     path.write_text(
         json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8"
     )
+
+
+# Transparent so the chart sits on the page colour in both Material schemes.
+SVG_CONFIG = {"background": None}
+THEMES = {"light": None, "dark": "dark"}
+
+
+def save_charts(charts: dict, folder: Path) -> list[str]:
+    """Write <name>.vl.json, <name>.light.svg and <name>.dark.svg for every chart."""
+    import vl_convert
+
+    from essay_code.core.plots import SPEC_CONFIG
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, chart in charts.items():
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"chart name {name!r} must be letters, digits, - and _")
+        spec = chart.to_dict()
+        spec["config"] = {**SPEC_CONFIG, **spec.get("config", {})}
+        (folder / f"{name}.vl.json").write_text(
+            json.dumps(spec, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        for scheme, theme in THEMES.items():
+            svg = vl_convert.vegalite_to_svg(spec, theme=theme, config=SVG_CONFIG)
+            (folder / f"{name}.{scheme}.svg").write_text(svg, encoding="utf-8")
+    return sorted(charts)

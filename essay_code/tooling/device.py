@@ -10,7 +10,8 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from essay_code.core.config import DEVICE_CHOICES
+from essay_code.core.context import device_name  # noqa: F401 - re-exported
+from essay_code.tooling.config import DEVICE_CHOICES
 
 
 def seed_everything(seed: int) -> None:
@@ -48,34 +49,16 @@ def choose_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-def device_name(device: torch.device) -> str:
-    """A human name for the device: the GPU model, or the CPU model."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "mps":
-        return "Apple MPS"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return "CPU: " + line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return "CPU: " + (platform.processor() or platform.machine())
-
-
 @contextmanager
-def cpu_threads(count: int, device: torch.device) -> Iterator[None]:
-    """Run a block with torch and OpenMP/BLAS pools limited to `count` threads on a
-    CPU (0: leave them as they are).
+def cpu_threads(count: int) -> Iterator[None]:
+    """Run a block with torch and OpenMP/BLAS pools limited to `count` threads
+    (0: leave them as they are), whatever device the network uses.
 
     The points train small models: thousands of tiny ops, where a second thread only
     adds synchronisation, and on a machine shared with other work the spin-waiting
-    threads multiplied CPU time several-fold. A point opts in with a config field.
+    threads multiplied CPU time several-fold. The runner sets it (--threads).
     """
-    if count <= 0 or device.type != "cpu":
+    if count <= 0:
         yield
         return
     before = torch.get_num_threads()

@@ -9,53 +9,33 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-from tqdm.auto import tqdm
-
-from essay_code.core import config as config_mod
-from essay_code.core.cache import cache_parts, freshness, request_of
-from essay_code.core.charts import save_charts
-from essay_code.core.provenance import provenance
-from essay_code.core.registry import Point
-from essay_code.core.results import (
+from essay_code.core.context import RunContext
+from essay_code.core.verdict import Verdict
+from essay_code.tooling import config as config_mod
+from essay_code.tooling.cache import DEFAULT_THREADS, cache_parts, freshness, request_of
+from essay_code.tooling.device import (
+    choose_device,
+    cpu_threads,
+    device_name,
+    make_deterministic,
+    seed_everything,
+)
+from essay_code.tooling.provenance import provenance
+from essay_code.tooling.registry import Point
+from essay_code.tooling.results import (
     SCHEMA_VERSION,
     ResultsError,
     check_records,
     load_summary,
     output_root,
+    save_charts,
     write_atomically,
     write_json,
 )
-from essay_code.core.seeding import (
-    choose_device,
-    device_name,
-    make_deterministic,
-    seed_everything,
-)
-from essay_code.core.verdict import Verdict
-
-
-@dataclass
-class RunContext:
-    """What a point's run() gets besides its config."""
-
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    show_progress: bool = True
-
-    def progress(self, iterable: Iterable, total: int | None = None, desc: str = ""):
-        """A progress bar on stderr (hidden in tests and when output is not a tty)."""
-        return tqdm(
-            iterable,
-            total=total,
-            desc=desc,
-            leave=False,
-            disable=not self.show_progress or None,
-        )
 
 
 @dataclass(frozen=True)
@@ -79,10 +59,17 @@ def resolve_config(
 
 
 def execute(point: Point, config, ctx: RunContext) -> tuple:
-    """Run one point in-process: records, estimates, verdict, charts (no files)."""
+    """Run one point in-process: records, estimates, verdict, charts (no files).
+
+    The runner owns execution: every pool (torch, OpenMP, BLAS) is held to
+    ctx.threads for the whole point, whatever the device, because the CPU arms
+    (sklearn, HiGHS, numpy) run on the CPU even when the network is on a GPU.
+    """
     seed_everything(0)
     make_deterministic()
-    records = point.module.run(config, ctx)
+    with cpu_threads(ctx.threads):
+        records = point.module.run(config, ctx)
+        ctx.torch_threads_used = _torch_threads()
     check_records(records, f"{point.slug}.run()")
     records = records.reset_index(drop=True)
     estimates = point.module.summarize(records)
@@ -108,16 +95,24 @@ def run_point(
     root: Path | None = None,
     show_progress: bool = True,
     command: list[str] | None = None,
+    threads: int = DEFAULT_THREADS,
 ) -> Outcome:
     config = resolve_config(point, profile, seeds, sets)
-    root = root or output_root(profile, customised=bool(seeds or sets))
-    request = request_of(profile, seeds, sets)
+    customised = bool(seeds or sets) or threads != DEFAULT_THREADS
+    root = root or output_root(profile, customised=customised)
+    request = request_of(profile, seeds, sets, threads)
     parts = cache_parts(point.source_path, request, config)
     stored = load_summary(point.slug, root) if not force else None
     if not force and freshness(parts, stored).state == "fresh":
         return Outcome(point.slug, "skipped", "fresh, nothing to do", root / point.slug)
 
-    ctx = RunContext(device=choose_device(device), show_progress=show_progress)
+    ctx = RunContext(
+        device=choose_device(device),
+        show_progress=show_progress,
+        # Smoke records are compared run to run: measured times stay out of them.
+        record_timings=profile != "smoke",
+        threads=threads,
+    )
     started, cpu_started = time.perf_counter(), time.process_time()
     records, estimates, verdict, charts = execute(point, config, ctx)
     wall = time.perf_counter() - started
@@ -140,6 +135,7 @@ def run_point(
             wall,
             cpu,
             command or ["python", "-m", "essay_code"],
+            torch_threads=getattr(ctx, "torch_threads_used", None),
         ),
     }
 
@@ -155,6 +151,12 @@ def run_point(
         f"{verdict.status}: {verdict.reason} ({wall:.1f} s)",
         written,
     )
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def run_many(points: list[Point], **kwargs) -> list[Outcome]:

@@ -1,7 +1,9 @@
 """When must a point re-run? When any input that can change its records changed.
 
-The key covers the point's source, the core's source (essay_code/core/*.py), the
-resolved config (profile and overrides included) and the torch version. Each part is
+The key covers the point's source, the core's source (essay_code/core/*.py, the only
+library code a point imports; essay_code/tooling is outside the key, so editing the
+runner or the CLI never stales a result), the resolved config (profile, overrides
+and thread count included) and the torch version. Each part is
 stored in summary.json, so `status` can say which one changed.
 
 The resolved config is a function of the point's source and the request (profile,
@@ -19,9 +21,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from essay_code.core.config import config_to_json, stable_hash
+from essay_code.tooling.config import config_to_json, stable_hash
 
-CORE_DIR = Path(__file__).resolve().parent
+CORE_DIR = Path(__file__).resolve().parents[1] / "core"
 
 PART_NAMES = {
     "point": "the point's source changed",
@@ -51,8 +53,23 @@ def torch_version() -> str:
     return metadata.version("torch").split("+")[0]
 
 
-def request_of(profile: str, seeds: int | None, sets: list[str] | None) -> dict:
-    return {"profile": profile, "seeds": seeds, "sets": sorted(sets or [])}
+DEFAULT_THREADS = 1
+
+
+def request_of(
+    profile: str,
+    seeds: int | None,
+    sets: list[str] | None,
+    threads: int = DEFAULT_THREADS,
+) -> dict:
+    """What was asked for. The thread count is part of it: BLAS results can depend
+    on how work is split between threads."""
+    return {
+        "profile": profile,
+        "seeds": seeds,
+        "sets": sorted(sets or []),
+        "threads": threads,
+    }
 
 
 def source_parts(source: Path, request: dict) -> dict[str, str]:
@@ -69,7 +86,11 @@ def cache_parts(source: Path, request: dict, config) -> dict[str, str]:
     """All parts, with the resolved config's hash, and the key over them."""
     parts = source_parts(source, request)
     parts["config"] = stable_hash(
-        {"profile": request["profile"], "config": config_to_json(config)}
+        {
+            "profile": request["profile"],
+            "config": config_to_json(config),
+            "threads": request["threads"],
+        }
     )
     parts["key"] = stable_hash(
         {name: parts[name] for name in ("point", "core", "torch", "config")}

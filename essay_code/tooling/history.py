@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from essay_code.core.results import RESULTS_ROOT
+from essay_code.tooling.results import RESULTS_ROOT
 
 COLUMNS = (
     "timestamp",
