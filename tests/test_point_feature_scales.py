@@ -100,14 +100,13 @@ def test_batched_mlps_equal_one_loop_per_model(batchnorm):
     train_x = torch.randn(3, 100, 4, generator=generator) * scales  # last batch: 4 rows
     train_y = (torch.rand(3, 100, generator=generator) > 0.5).float()
     test_x = torch.randn(3, 20, 4, generator=generator) * scales
-    with point.cpu_threads(cfg.cpu_threads, torch.device("cpu")):
-        fitted = point.train_mlps(train_x, train_y, seeds, cfg, batchnorm=batchnorm)
-        batched = fitted.logits(test_x)
-        for model, seed in enumerate(seeds):
-            expected = looped_logits(
-                train_x[model], train_y[model], test_x[model], seed, cfg, batchnorm
-            )
-            assert torch.allclose(batched[model], expected, rtol=1e-4, atol=1e-4)
+    fitted = point.train_mlps(train_x, train_y, seeds, cfg, batchnorm=batchnorm)
+    batched = fitted.logits(test_x)
+    for model, seed in enumerate(seeds):
+        expected = looped_logits(
+            train_x[model], train_y[model], test_x[model], seed, cfg, batchnorm
+        )
+        assert torch.allclose(batched[model], expected, rtol=1e-4, atol=1e-4)
 
 
 def estimates(drop, forest, recovery, trees=(1.0, 0.0, 2.0)):
@@ -142,6 +141,8 @@ def estimates(drop, forest, recovery, trees=(1.0, 0.0, 2.0)):
 def test_verdict_rule(drop, forest, recovery, status):
     result = point.verdict(estimates(drop, forest, recovery))
     assert result.status == status
+    assert result.thresholds[point.KEY] == point.MIN_RAW_DROP
+    assert result.thresholds["recovery_mlp_ple"] == point.MIN_RECOVERY
     assert "raw MLP drops" in result.reason and "random forest" in result.rule
 
 

@@ -113,6 +113,9 @@ def test_verdict_statuses():
     assert point.verdict(summary(cv=0.25)).status == "inconclusive"  # straddles
     assert point.verdict(summary(cv=0.5, lqr=400.0)).status == "inconclusive"
     assert point.verdict(summary()).status == "inconclusive"
+    thresholds = point.verdict(summary()).thresholds
+    assert thresholds[point.KEY] == point.MIN_CV
+    assert thresholds["toggle_change_lr0p001"] == point.MIN_TOGGLE
 
 
 def test_summary_on_hand_made_records():
@@ -147,4 +150,5 @@ def test_summary_on_hand_made_records():
     assert estimates["lqr_cv"].value == 0.0
     change = estimates["toggle_change_lr0p001"]
     assert abs(change.value - 300 / 145) < 1e-9  # IQM off = 145 (seeds 3..6 mean)
+    assert change.low <= change.value <= change.high  # paired bootstrap, widened
     assert point.verdict(estimates).status == "holds"

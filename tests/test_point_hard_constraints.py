@@ -109,7 +109,7 @@ def test_completion_balances_power_by_construction(fam, instances):
     """Untrained weights, any output: the fix arm's balance residual is ~0."""
     demands, _ = instances
     cfg = hc.Config(hidden=8, projection_steps=3)
-    model = hc.StackedMLP(hc.GENS - 1, [0, 1], cfg, torch.device("cpu"))
+    model = hc.make_models(hc.GENS - 1, [0, 1], cfg, torch.device("cpu"))
     demand = torch.tensor(np.stack([demands, demands * 1.1]), dtype=torch.float32)
     with torch.no_grad():
         dispatch, _ = hc.predict(model, demand, fam, cfg, constrained=True)
@@ -117,9 +117,21 @@ def test_completion_balances_power_by_construction(fam, instances):
     assert residual.max().item() <= 1e-6  # float32 rounding of a ~500 MW sum
     # The plain head has no such guarantee.
     with torch.no_grad():
-        plain = hc.StackedMLP(hc.GENS, [0], cfg, torch.device("cpu"))
+        plain = hc.make_models(hc.GENS, [0], cfg, torch.device("cpu"))
         free, _ = hc.predict(plain, demand[:1], fam, cfg, constrained=False)
     assert hc.violations(free, demand[:1], fam)[..., 0].max().item() > 1e-3
+
+
+def test_one_model_answers_as_its_row_of_the_stack():
+    """The timed single model is the stacked one's row, and is detached from it."""
+    cfg = hc.Config(hidden=8)
+    model = hc.make_models(hc.GENS, [0, 1, 2], cfg, torch.device("cpu"))
+    demand = torch.rand(3, 11, hc.BASE_LOAD.size) * 100
+    single = hc.one_model(model, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(single(demand[1:2]), model(demand)[1:2])
+    assert all(not param.requires_grad for param in single.params)
+    assert all(param.requires_grad for param in model.params)
 
 
 def test_projection_reaches_the_feasible_set(fam, instances):
@@ -194,3 +206,6 @@ def test_verdict_returns_each_status(summary, status):
     result = hc.verdict(summary)
     assert result.status == status
     assert "infeasible" in result.reason and "1%" in result.rule
+    assert result.thresholds[hc.KEY] == hc.MAX_INFEASIBLE_PCT
+    assert result.thresholds["gap_pct_penalty_10"] == hc.MAX_GAP_PCT
+    assert result.thresholds["gap_pct_highs"] == hc.SOLVER_MAX_GAP_PCT

@@ -89,17 +89,19 @@ def test_bootstrap_ci_covers_the_fit_and_is_fixed():
 
 
 def test_live_measurement_is_positive_and_named():
-    cpu = torch.device("cpu")
-    gflops = ht.matmul_gflops(0, 128, torch.float32, cpu, min_seconds=0.05)
+    ctx = ht.RunContext(show_progress=False)
+    gflops = ht.matmul_gflops(0, 128, torch.float32, ctx, min_seconds=0.05)
     assert gflops > 0
-    records = ht.run(
-        ht.Config(seeds=2, matmul_size=128, min_seconds=0.05, error_size=32),
-        ht.RunContext(show_progress=False),
-    )
+    cfg = ht.Config(seeds=2, matmul_size=128, min_seconds=0.05, error_size=32)
+    records = ht.run(cfg, ctx)
     live = records[records["metric"] == "live_gflops"]
     assert len(live) == 2 and (live["value"] > 0).all()
     assert live["gpu"].str.startswith("CPU").all()
     assert "live_fp32_gflops" in ht.summarize(records)
+    # Without timings (the smoke profile) the throughput stays out of the records.
+    untimed = ht.run(cfg, ht.RunContext(show_progress=False, record_timings=False))
+    assert "live_gflops" not in set(untimed["metric"])
+    assert (untimed["metric"] == "correct_bits").sum() == 4
 
 
 def test_lower_precision_gets_fewer_bits_right():
@@ -132,3 +134,4 @@ def test_verdict_returns_each_status(fp32, status):
     result = ht.verdict(summary)
     assert result.status == status
     assert "1.5" in result.rule and "3" in result.rule
+    assert result.thresholds == {ht.KEY: ht.MOORE_MAX_YEARS}

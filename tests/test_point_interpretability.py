@@ -115,3 +115,5 @@ def test_verdict_statuses(auroc, rank, spearman, status):
     result = point.verdict(estimates(auroc, rank, spearman))
     assert result.status == status
     assert "AUROC" in result.reason and str(point.MIN_AUROC) in result.rule
+    assert result.thresholds[point.KEY] == point.MIN_AUROC
+    assert result.thresholds["ig_shortcut_rank"] == point.TOP_K

@@ -91,3 +91,25 @@ def test_scaffold_refuses_bad_or_taken_slugs(tmp_path):
     taken = next(iter(source_paths()))
     with pytest.raises(RegistryError, match="already exists"):
         scaffold(taken, [3], "x", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        'Quotes " and \\ backslashes',
+        'Ends a docstring """ here',
+        "Braces {x} and\nlines",
+    ],
+)
+def test_scaffold_writes_a_module_that_parses_whatever_the_title(tmp_path, title):
+    import ast
+
+    module, _page, test = scaffold("hostile-title", [12], title, root=tmp_path)
+    tree = ast.parse(module.read_text(encoding="utf-8"))
+    ast.parse(test.read_text(encoding="utf-8"))
+    assigned = {
+        node.targets[0].id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+    }
+    assert assigned["TITLE"].value == " ".join(title.split())

@@ -6,6 +6,7 @@ import pytest
 from conftest import POINT_IDS, POINTS
 
 from essay_code.cli import point_state
+from essay_code.site import notebook, published
 from essay_code.site.markers import CHART_FENCE, VALUE_MARKER
 from essay_code.tooling.results import (
     REPO_ROOT,
@@ -20,17 +21,18 @@ from essay_code.tooling.scaffold import (
 DOCS = REPO_ROOT / "docs"
 
 
-def test_every_point_has_page_notebook_and_results():
+def test_every_point_has_page_notebook_and_results(tmp_path):
     slugs = set(POINT_IDS)
     pages = {path.stem for path in (DOCS / "points").glob("*.md")}
-    notebooks = {path.stem for path in (DOCS / "notebooks").glob("*.py")}
+    written = notebook.write_notebooks(tmp_path, published.summaries())
+    notebooks = {path.stem for path in written}
     results = {
         path.name
         for path in RESULTS_ROOT.iterdir()
         if path.is_dir() and not path.name.startswith(".")
     }
     assert pages == slugs, "docs/points/*.md and the registry differ"
-    assert notebooks == slugs, "docs/notebooks/*.py and the registry differ"
+    assert notebooks == slugs, "the generated notebooks and the registry differ"
     assert results == slugs, "results/ and the registry differ"
 
 
@@ -60,6 +62,31 @@ def test_committed_results_are_the_default_profile(point):
     for name in summary["charts"]:
         for suffix in (".vl.json", ".light.svg", ".dark.svg"):
             assert (RESULTS_ROOT / point.slug / "charts" / f"{name}{suffix}").exists()
+
+
+def test_generated_notebooks_are_rewritten_when_stale_and_own_ones_kept(tmp_path):
+    summaries = published.summaries()
+    first, second = list(summaries)[:2]
+    notebook.write_notebooks(tmp_path, summaries)
+    stale, own = tmp_path / f"{first}.py", tmp_path / f"{second}.py"
+    stale.write_text(stale.read_text().replace("smoke profile", "old text"))
+    own.write_text("# %%\nprint('a point's own notebook')\n")
+    rewritten = notebook.write_notebooks(tmp_path, summaries)
+    assert rewritten == [stale]
+    assert "old text" not in stale.read_text()
+    assert own.read_text() == "# %%\nprint('a point's own notebook')\n"
+    assert notebook.write_notebooks(tmp_path, summaries) == []
+
+
+@pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
+def test_summary_carries_title_tweets_and_the_key_threshold(point):
+    """The site reads these from results/, never from the point module."""
+    summary = load_summary(point.slug)
+    assert summary["title"] == point.title
+    assert tuple(summary["tweets"]) == point.tweets
+    thresholds = summary["verdict"]["thresholds"]
+    assert summary["key"] in thresholds, "the verdict must name KEY's threshold"
+    assert all(name in summary["estimates"] for name in thresholds)
 
 
 @pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)

@@ -45,17 +45,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from torch.nn import functional as F
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    any_of,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    tooltip_fields,
-)
+from essay_code import core
+from essay_code.core import Estimate, RunContext, Verdict
 
 TITLE = "Auditing learned bias"
 TWEETS = (14,)
@@ -71,7 +62,6 @@ SHORT = {SGNS: "sgns", SVD: "svd"}
 # Verdict thresholds, all from POINTS.md (|d| >= 0.5 is Cohen's "medium" effect).
 MAX_DIRECT_BIAS = 0.05  # debiased: mean |cos(occupation, gender direction)| <= this
 MIN_PROBE = 80.0  # ... yet the probe reads the injected gender with >= 80% accuracy
-KEY_THRESHOLD = MIN_PROBE  # the dashboard draws the key number against this
 MAX_P = 0.05  # real model: a significant SEAT association (permutation p) ...
 MIN_EFFECT = 0.5  # ... with |Caliskan d| >= this
 
@@ -135,9 +125,6 @@ class Config:
     lr: float = 0.02  # Adam learning rate
     probe_folds: int = 5  # stratified folds of the logistic-regression probe
     permutations: int = 2000  # random partitions for the permutation p-values
-    # CPU threads for torch and BLAS while a run lasts (0: library defaults). The
-    # models are tiny; on a shared machine spinning thread pools only slow it down.
-    cpu_threads: int = 1
 
 
 PROFILES = {
@@ -386,11 +373,6 @@ def seat_embeddings() -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------- the run
 
 
-def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
-
-
 def audit_embedding(
     vectors: np.ndarray, corpus: Corpus, cfg: Config, seed: int
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
@@ -421,18 +403,12 @@ def audit_embedding(
     return metrics, before, after
 
 
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     """Tidy records, one row per (seed, arm, metric[, occupation]). Controlled arms
     (skip-gram, ppmi-svd): the metrics of audit_embedding, plus per-occupation
     association_before/after rows with the injected p_male. Real arm: seat_d,
     seat_p and per-sentence seat_association rows (target set career/family)."""
-    records: list[dict] = []
-
-    def record(seed: int, arm: str, metric: str, value: float, **extra) -> None:
-        records.append(
-            {"seed": seed, "arm": arm, "metric": metric, "value": value, **extra}
-        )
-
+    records = core.Records()
     for seed in ctx.progress(range(cfg.seeds), total=cfg.seeds, desc="seeds"):
         corpus = make_corpus(cfg, np.random.default_rng(seed))
         pairs = context_pairs(corpus.sentences, cfg.window)
@@ -443,12 +419,12 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
         realised = corpus.male_count / corpus.total_count
         for arm, vectors in embeddings.items():
             metrics, before, after = audit_embedding(vectors, corpus, cfg, seed)
-            for metric, value in metrics.items():
-                record(seed, arm, metric, value)
+            records.add_many(metrics, seed=seed, arm=arm)
             for j, occupation in enumerate(OCCUPATIONS):
-                common = {"occupation": occupation, "p_male": realised[j]}
-                record(seed, arm, "association_before", float(before[j]), **common)
-                record(seed, arm, "association_after", float(after[j]), **common)
+                row = {"seed": seed, "arm": arm, "occupation": occupation}
+                row["p_male"] = realised[j]
+                records.add("association_before", before[j], **row)
+                records.add("association_after", after[j], **row)
 
     # The real model is deterministic: d and the associations are the same for
     # every seed; only the permutation p-value's random partitions depend on it.
@@ -464,51 +440,45 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
             cfg.permutations,
             np.random.default_rng(seed),
         )
-        record(seed, MINILM, "seat_d", d)
-        record(seed, MINILM, "seat_p", p)
+        records.add_many({"seat_d": d, "seat_p": p}, seed=seed, arm=MINILM)
     sentences = seat_sentences()
     for name, vectors in targets.items():
         scores = association(vectors, seat["male"], seat["female"])
         for sentence, score in zip(sentences[name], scores, strict=True):
-            record(
-                0,
-                MINILM,
+            records.add(
                 "seat_association",
-                float(score),
+                score,
+                seed=0,
+                arm=MINILM,
                 target=name,
                 sentence=sentence,
             )
-    return pd.DataFrame(records)
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary
 
 
-def per_seed(records: pd.DataFrame, arm: str, metric: str) -> pd.Series:
-    rows = records[(records["arm"] == arm) & (records["metric"] == metric)]
-    return rows.set_index("seed")["value"].sort_index()
-
-
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
+    def per_seed(arm: str, metric: str) -> pd.Series:
+        return core.per_seed(records, metric, arm=arm)
+
+    bootstrap = core.bootstrap
     estimates: dict[str, Estimate] = {}
     for arm in EMBEDDINGS:
         short = SHORT[arm]
         for metric in ("rho_before", "rho_after", "weat_d"):
-            estimates[f"{short}_{metric}"] = bootstrap(per_seed(records, arm, metric))
-        estimates[f"{short}_weat_p"] = bootstrap(
-            per_seed(records, arm, "weat_p"), digits=4
-        )
+            estimates[f"{short}_{metric}"] = bootstrap(per_seed(arm, metric))
+        estimates[f"{short}_weat_p"] = bootstrap(per_seed(arm, "weat_p"), digits=4)
         for metric in ("direct_bias_before", "direct_bias_after"):
-            estimates[f"{short}_{metric}"] = bootstrap(
-                per_seed(records, arm, metric), digits=3
-            )
+            estimates[f"{short}_{metric}"] = bootstrap(per_seed(arm, metric), digits=3)
         for metric in ("probe_before", "probe_after", "cluster_after"):
             estimates[f"{short}_{metric}"] = bootstrap(
-                per_seed(records, arm, metric), unit="%", digits=1
+                per_seed(arm, metric), unit="%", digits=1
             )
-    estimates["seat_d"] = bootstrap(per_seed(records, MINILM, "seat_d"))
-    estimates["seat_abs_d"] = bootstrap(per_seed(records, MINILM, "seat_d").abs())
-    estimates["seat_p"] = bootstrap(per_seed(records, MINILM, "seat_p"), digits=4)
+    estimates["seat_d"] = bootstrap(per_seed(MINILM, "seat_d"))
+    estimates["seat_abs_d"] = bootstrap(per_seed(MINILM, "seat_d").abs())
+    estimates["seat_p"] = bootstrap(per_seed(MINILM, "seat_p"), digits=4)
     return estimates
 
 
@@ -524,19 +494,27 @@ RULE = (
 )
 
 
+THRESHOLDS = {
+    KEY: MIN_PROBE,
+    "sgns_direct_bias_after": MAX_DIRECT_BIAS,
+    "seat_p": MAX_P,
+    "seat_abs_d": MIN_EFFECT,
+}
+
+
 def verdict(estimates: dict[str, Estimate]) -> Verdict:
     bias = estimates["sgns_direct_bias_after"]
     probe = estimates["sgns_probe_after"]
     d, p = estimates["seat_abs_d"], estimates["seat_p"]
-    fooled = all_of(bias.below(MAX_DIRECT_BIAS), probe.above(MIN_PROBE))
-    significant = all_of(p.below(MAX_P), d.above(MIN_EFFECT))
+    fooled = core.all_of(bias.below(MAX_DIRECT_BIAS), probe.above(MIN_PROBE))
+    significant = core.all_of(p.below(MAX_P), d.above(MIN_EFFECT))
     reason = (
         f"skip-gram after hard-debias: direct bias {bias.text()}, probe accuracy "
         f"{probe.text()}; MiniLM SEAT career/family: |d| {d.text()}, p {p.text()}"
     )
-    decided = any_of(fooled, significant)
+    decided = core.any_of(fooled, significant)
     status = {True: "holds", False: "refuted", None: "inconclusive"}[decided]
-    return Verdict(status, reason, RULE)
+    return Verdict(status, reason, RULE, thresholds=THRESHOLDS)
 
 
 # ---------------------------------------------------------------- charts
@@ -551,15 +529,16 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
 
 
 def association_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
-    """WEAT association of each occupation against its realised skew, per seed."""
-    rows = records[
-        records["metric"].isin(["association_before", "association_after"])
-    ].copy()
-    rows["vectors"] = rows["metric"].map(
-        {"association_before": "before debias", "association_after": "after debias"}
+    """WEAT association of each occupation against its realised skew, per seed: a
+    scatter of every occupation, so it stays hand-written."""
+    rows = core.select(records, arm=SGNS)
+    rows = rows[rows["metric"].isin(["association_before", "association_after"])]
+    rows = rows.assign(
+        vectors=rows["metric"].map(
+            {"association_before": "before debias", "association_after": "after debias"}
+        )
     )
-    rows = rows[rows["arm"] == SGNS]
-    return (
+    chart = (
         alt.Chart(rows)
         .mark_point(opacity=0.5, size=25)
         .encode(
@@ -567,9 +546,9 @@ def association_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
                 "p_male:Q", title="realised share of male pronouns (injected skew)"
             ),
             y=alt.Y("value:Q", title="WEAT association s(w) (male - female cosine)"),
-            color=alt.Color("vectors:N", title=None),
+            color=alt.Color("vectors:N", title=None, legend=core.LEGEND),
             shape=alt.Shape("vectors:N", title=None),
-            tooltip=tooltip_fields(
+            tooltip=core.tooltips(
                 "occupation:N",
                 "seed:Q",
                 "vectors:N",
@@ -577,11 +556,11 @@ def association_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
                 alt.Tooltip("value:Q", title="s(w)", format=".3f"),
             ),
         )
-        .properties(
-            title="Skip-gram: what the audit sees, every occupation of every seed",
-            width=560,
-            height=300,
-        )
+    )
+    return core.sized(
+        chart,
+        "Skip-gram: what the audit sees, every occupation of every seed",
+        height=core.CHART_HEIGHT,
     )
 
 
@@ -592,101 +571,48 @@ def debias_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
         "probe_after": "probe, after debias",
         "cluster_after": "2-means, after debias",
     }
-    rows = records[records["metric"].isin(list(labels))].copy()
-    rows["test"] = rows["metric"].map(labels)
-    table = mean_ci_table(rows, ["arm", "test"], bootstrap)
-    y = alt.Y("test:N", sort=list(labels.values()), title=None)
-    colour = alt.Color("arm:N", title=None)
-    offset = alt.YOffset("arm:N")
-    bars = (
-        alt.Chart(table)
-        .mark_rule(strokeWidth=2)
-        .encode(
-            y=y,
-            x=alt.X("low:Q", title="gender of occupations recovered (accuracy, %)"),
-            x2="high:Q",
-            color=colour,
-            yOffset=offset,
-        )
+    rows = records[records["metric"].isin(list(labels))]
+    rows = rows.assign(test=rows["metric"].map(labels))
+    chart = core.ci_dots(
+        core.ci_table(rows, ["arm", "test"], core.bootstrap),
+        category="test",
+        sort=list(labels.values()),
+        colour="arm",
+        colour_sort=EMBEDDINGS,
+        seeds=rows,
+        thresholds={f"probe accuracy >= {MIN_PROBE:g}%": MIN_PROBE},
+        value_title="gender of occupations recovered (accuracy, %)",
     )
-    means = (
-        alt.Chart(table)
-        .mark_point(filled=True, size=80)
-        .encode(
-            y=y,
-            x="mean:Q",
-            color=colour,
-            yOffset=offset,
-            tooltip=tooltip_fields(
-                "arm:N",
-                "test:N",
-                alt.Tooltip("mean:Q", title="mean over seeds", format=".1f"),
-                alt.Tooltip("low:Q", title="95% CI low", format=".1f"),
-                alt.Tooltip("high:Q", title="95% CI high", format=".1f"),
-                "seeds:Q",
-            ),
-        )
-    )
-    points = (
-        alt.Chart(rows)
-        .mark_point(opacity=0.45, size=25)
-        .encode(
-            y=y,
-            x="value:Q",
-            color=colour,
-            yOffset=offset,
-            tooltip=tooltip_fields(
-                "arm:N", "test:N", "seed:Q", alt.Tooltip("value:Q", format=".1f")
-            ),
-        )
-    )
-    threshold = (
-        alt.Chart(pd.DataFrame({"threshold": [MIN_PROBE]}))
-        .mark_rule(strokeDash=[4, 4], opacity=0.6)
-        .encode(x="threshold:Q", tooltip=tooltip_fields("threshold:Q"))
-    )
-    return alt.layer(bars, means, points, threshold).properties(
-        title="Gender still readable after hard-debias (mean, 95% CI over seeds)",
-        width=560,
-        height=300,
+    return core.sized(
+        chart, "Gender still readable after hard-debias (mean, 95% CI over seeds)"
     )
 
 
 def seat_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
-    """MiniLM: each target sentence's association with male vs female names."""
-    rows = records[records["metric"] == "seat_association"].copy()
-    table = mean_ci_table(rows, ["target"], bootstrap)
-    y = alt.Y("target:N", title=None)
-    points = (
+    """MiniLM: each target sentence's association with male vs female names. The
+    CI is over the sentences (the model is deterministic), so the points behind it
+    are sentences, drawn with their text as tooltip."""
+    rows = core.select(records, metric="seat_association")
+    title = "s(sentence): mean cos with male - with female names"
+    sentences = (
         alt.Chart(rows)
-        .mark_point(opacity=0.5, size=25)
+        .mark_point(opacity=0.35, size=18)
         .encode(
-            y=y,
-            x=alt.X(
-                "value:Q", title="s(sentence): mean cos with male - with female names"
-            ),
-            tooltip=tooltip_fields(
+            y=alt.Y("target:N"),
+            x=alt.X("value:Q", scale=core.scale()),
+            tooltip=core.tooltips(
                 "sentence:N", "target:N", alt.Tooltip("value:Q", format=".4f")
             ),
         )
     )
-    bars = alt.Chart(table).mark_rule(strokeWidth=3).encode(y=y, x="low:Q", x2="high:Q")
-    means = (
-        alt.Chart(table)
-        .mark_point(filled=True, size=90)
-        .encode(
-            y=y,
-            x="mean:Q",
-            tooltip=tooltip_fields(
-                "target:N",
-                alt.Tooltip("mean:Q", title="mean over sentences", format=".4f"),
-                alt.Tooltip("low:Q", title="95% CI low", format=".4f"),
-                alt.Tooltip("high:Q", title="95% CI high", format=".4f"),
-            ),
-        )
+    means = core.ci_dots(
+        core.ci_table(rows, ["target"], core.bootstrap),
+        category="target",
+        value_title=title,
+        fmt=".4f",
     )
-    return alt.layer(points, bars, means).properties(
-        title="all-MiniLM-L6-v2: career vs family sentences (mean, 95% CI)",
-        width=560,
-        height=300,
+    return core.sized(
+        alt.layer(sentences, means),
+        "all-MiniLM-L6-v2: career vs family sentences (mean, 95% CI)",
+        height=core.CHART_HEIGHT // 2,
     )

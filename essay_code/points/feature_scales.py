@@ -42,19 +42,8 @@ from sklearn.preprocessing import QuantileTransformer, StandardScaler
 from torch import nn
 from torch.nn import functional as F
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    any_of,
-    batched_call,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    stack_seeded,
-    tooltip_fields,
-)
+from essay_code import core
+from essay_code.core import Estimate, RunContext, Verdict
 
 TITLE = "Wide feature scales and normalization"
 TWEETS = (16, 21)
@@ -69,7 +58,6 @@ ARMS = (*MLP_ARMS, *TREE_ARMS)
 
 # Verdict thresholds, from POINTS.md (feature-scales); not tuned.
 MIN_RAW_DROP = 10.0  # points the raw MLP must lose from narrowest to widest spread
-KEY_THRESHOLD = MIN_RAW_DROP  # the dashboard draws the key number against this
 MAX_FOREST_MOVE = 1.0  # points the random forest may move over the same sweep
 MIN_RECOVERY = 80.0  # % of the raw MLP's gap a fix must win back (tweet 21)
 
@@ -91,10 +79,6 @@ class Config:
     ple_bins: int = 16  # quantile bins per feature for piecewise-linear encoding
     batchnorm_eps: float = 1e-5  # nn.BatchNorm1d's default epsilon
     forest_trees: int = 100  # scikit-learn's default forest size
-    # CPU threads for torch, the forest and boosting (0: each library's default).
-    # The work items are small, and when other processes share the cores a spinning
-    # thread pool made training many times slower; results do not depend on it.
-    cpu_threads: int = 1
 
 
 PROFILES = {
@@ -229,7 +213,7 @@ class FittedMLPs:
             inputs = (inputs - self.running_mean) / torch.sqrt(
                 self.running_var + self.eps
             )
-        return batched_call(self.skeleton, self.params, inputs).squeeze(-1)
+        return core.batched_call(self.skeleton, self.params, inputs).squeeze(-1)
 
 
 def train_mlps(
@@ -252,7 +236,9 @@ def train_mlps(
     ctx = ctx or RunContext(show_progress=False)
     device = ctx.device
     models, rows, features = train_x.shape
-    skeleton, params = stack_seeded(
+    # stack_seeded + batched_call rather than core.StackedMLP: its baddbmm layout
+    # rounds differently at these widths (PLE's 128+ inputs), so records would move.
+    skeleton, params = core.stack_seeded(
         lambda: make_mlp(features, cfg.hidden), init_seeds, device
     )
     train_x, train_y = train_x.to(device), train_y.to(device)
@@ -278,7 +264,7 @@ def train_mlps(
                 # nn.BatchNorm1d keeps the unbiased variance in its running estimate.
                 running_mean = 0.9 * running_mean + 0.1 * mean
                 running_var = 0.9 * running_var + 0.1 * var * batch / max(batch - 1, 1)
-            logits = batched_call(skeleton, params, batch_x).squeeze(-1)
+            logits = core.batched_call(skeleton, params, batch_x).squeeze(-1)
             # Summed over models: each model gets exactly its own mean-loss gradient.
             per_model = F.binary_cross_entropy_with_logits(
                 logits, batch_y, reduction="none"
@@ -300,29 +286,20 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 
 def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
-
-
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     """Tidy records: one row per (seed, arm, spread, metric), where metric is
     accuracy (held out) or train_accuracy, both in %."""
     seeds = list(range(cfg.seeds))
     cells = [(seed, spread) for seed in seeds for spread in cfg.spreads]
     datasets = {seed: make_dataset(cfg, seed) for seed in seeds}
-    records: list[dict] = []
+    records = core.Records()
 
     def record(seed, arm, spread, train_acc, test_acc):
-        for metric, value in (("train_accuracy", train_acc), ("accuracy", test_acc)):
-            records.append(
-                {
-                    "seed": seed,
-                    "arm": arm,
-                    "spread": spread,
-                    "metric": metric,
-                    "value": value,
-                }
-            )
+        records.add_many(
+            {"train_accuracy": train_acc, "accuracy": test_acc},
+            seed=seed,
+            arm=arm,
+            spread=spread,
+        )
 
     # Raw inputs per cell: latent * scales, split into train and test.
     raw: dict[tuple[int, float], tuple[np.ndarray, np.ndarray]] = {}
@@ -375,7 +352,7 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     tree_models = {
         "random-forest": lambda seed: RandomForestClassifier(
             n_estimators=cfg.forest_trees,
-            n_jobs=cfg.cpu_threads or -1,
+            n_jobs=ctx.threads,
             random_state=seed,
         ),
         "gradient-boosting": lambda seed: HistGradientBoostingClassifier(
@@ -394,7 +371,7 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
                 accuracy(model.predict(train), train_labels),
                 accuracy(model.predict(test), test_labels),
             )
-    return pd.DataFrame(records)
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary
@@ -402,10 +379,9 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
 
 def accuracy_table(records: pd.DataFrame) -> pd.DataFrame:
     """Test accuracy as a table [seed, spread] x arm."""
-    table = records[records["metric"] == "accuracy"].pivot_table(
+    return core.select(records, metric="accuracy").pivot_table(
         index=["seed", "spread"], columns="arm", values="value"
     )
-    return table
 
 
 def spread_ends(records: pd.DataFrame) -> tuple[float, float]:
@@ -450,19 +426,21 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     narrow, wide = spread_ends(records)
     table = accuracy_table(records)
     estimates: dict[str, Estimate] = {
-        KEY: bootstrap(drop_by_seed(records, RAW_ARM), unit="points"),
-        "forest_move": bootstrap(drop_by_seed(records, "random-forest"), unit="points"),
-        "boosting_move": bootstrap(
+        KEY: core.bootstrap(drop_by_seed(records, RAW_ARM), unit="points"),
+        "forest_move": core.bootstrap(
+            drop_by_seed(records, "random-forest"), unit="points"
+        ),
+        "boosting_move": core.bootstrap(
             drop_by_seed(records, "gradient-boosting"), unit="points"
         ),
     }
     for fix in FIX_ARMS:
-        estimates[estimate_name("recovery", fix)] = bootstrap(
+        estimates[estimate_name("recovery", fix)] = core.bootstrap(
             recovery_by_seed(records, fix), unit="%", digits=0
         )
     for arm in ARMS:
         for name, spread in (("narrowest", narrow), ("widest", wide)):
-            estimates[estimate_name("accuracy", arm, name)] = bootstrap(
+            estimates[estimate_name("accuracy", arm, name)] = core.bootstrap(
                 table[arm].xs(spread, level="spread"), unit="%", digits=1
             )
     # Grinsztajn's question at the widest spread: best tree arm minus best MLP arm
@@ -470,7 +448,7 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     wide_table = table.xs(wide, level="spread")
     best_tree = best_arm(records, TREE_ARMS, wide)
     best_mlp = best_arm(records, MLP_ARMS, wide)
-    estimates["trees_minus_best_mlp"] = bootstrap(
+    estimates["trees_minus_best_mlp"] = core.bootstrap(
         wide_table[best_tree] - wide_table[best_mlp],
         unit="points",
         label=f"mean of {best_tree} minus {best_mlp}",
@@ -491,12 +469,12 @@ RULE = (
 def verdict(estimates: dict[str, Estimate]) -> Verdict:
     drop, forest = estimates[KEY], estimates["forest_move"]
     recoveries = {fix: estimates[estimate_name("recovery", fix)] for fix in FIX_ARMS}
-    failure = all_of(
+    failure = core.all_of(
         drop.above(MIN_RAW_DROP),
         forest.below(MAX_FOREST_MOVE),
         forest.above(-MAX_FOREST_MOVE),
     )
-    fixed = any_of(*(rec.above(MIN_RECOVERY) for rec in recoveries.values()))
+    fixed = core.any_of(*(rec.above(MIN_RECOVERY) for rec in recoveries.values()))
     recovered = ", ".join(
         f"{fix.removeprefix('mlp-')} {rec.value:.0f}%"
         for fix, rec in recoveries.items()
@@ -513,7 +491,12 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         status = "inconclusive"
     else:
         status = "mitigated" if fixed else "holds"
-    return Verdict(status, reason, RULE)
+    thresholds = {
+        KEY: MIN_RAW_DROP,
+        "forest_move": MAX_FOREST_MOVE,
+        **{estimate_name("recovery", fix): MIN_RECOVERY for fix in FIX_ARMS},
+    }
+    return Verdict(status, reason, RULE, thresholds=thresholds)
 
 
 # ---------------------------------------------------------------- charts
@@ -531,84 +514,47 @@ ARM_LABELS = {
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
-    accuracy_table = mean_ci_table(
-        records[records["metric"] == "accuracy"], ["arm", "spread"], bootstrap
-    )
-    accuracy_table["model"] = accuracy_table["arm"].map(ARM_LABELS)
     order = [ARM_LABELS[arm] for arm in ARMS]
-    x = alt.X(
-        "spread:Q",
-        title="scale spread (decades between smallest and largest feature scale)",
-        axis=alt.Axis(values=sorted(accuracy_table["spread"].unique()), format="g"),
+    rows = core.select(records, metric="accuracy").assign(
+        model=lambda t: t["arm"].map(ARM_LABELS)
     )
-    # Opaque stroke symbols: the legend would otherwise take the faint band's look.
-    legend = alt.Legend(
-        orient="bottom",
-        columns=2,
-        symbolType="stroke",
-        symbolOpacity=1,
-        symbolStrokeWidth=3,
-    )
-    colour = alt.Color("model:N", sort=order, title=None, legend=legend)
-    tips = tooltip_fields(
-        "model:N",
-        alt.Tooltip("spread:Q", title="spread (decades)"),
-        alt.Tooltip("mean:Q", title="test accuracy %", format=".1f"),
-        alt.Tooltip("low:Q", title="95% CI low", format=".1f"),
-        alt.Tooltip("high:Q", title="95% CI high", format=".1f"),
-        "seeds:Q",
-    )
-    base = alt.Chart(accuracy_table).encode(x=x)
-    band = base.mark_area(opacity=0.15).encode(y="low:Q", y2="high:Q", color=colour)
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title="test accuracy (%)", scale=alt.Scale(zero=False)),
-        color=colour,
-        tooltip=tips,
-    )
-    accuracy_chart = (band + line).properties(
-        title="Test accuracy vs feature-scale spread (mean, 95% CI over seeds)",
-        width=560,
+    accuracy_chart = core.ci_curve(
+        core.ci_table(rows, ["model", "spread"], core.bootstrap),
+        x="spread",
+        x_title="scale spread (decades between smallest and largest feature scale)",
+        value_title="test accuracy (%)",
+        colour="model",
+        colour_sort=order,
+        seeds=rows,
+        x_values=sorted(rows["spread"].unique()),
     )
 
+    fixes = [ARM_LABELS[fix] for fix in FIX_ARMS]
     recovery = pd.concat(
         [
-            recovery_by_seed(records, fix).rename("value").reset_index().assign(arm=fix)
+            recovery_by_seed(records, fix)
+            .rename("value")
+            .reset_index()
+            .assign(fix=ARM_LABELS[fix])
             for fix in FIX_ARMS
         ]
     )
-    recovery_table = mean_ci_table(recovery, ["arm"], bootstrap)
-    recovery_table["fix"] = recovery_table["arm"].map(ARM_LABELS)
-    recovery_tips = tooltip_fields(
-        "fix:N",
-        alt.Tooltip("mean:Q", title="% of the gap recovered", format=".0f"),
-        alt.Tooltip("low:Q", title="95% CI low", format=".0f"),
-        alt.Tooltip("high:Q", title="95% CI high", format=".0f"),
-        "seeds:Q",
+    recovery_chart = core.ci_dots(
+        core.ci_table(recovery, ["fix"], core.bootstrap),
+        category="fix",
+        value_title="% of the raw MLP's gap recovered at the widest spread",
+        sort=fixes,
+        seeds=recovery,
+        thresholds={"verdict threshold (%)": MIN_RECOVERY},
+        fmt=".0f",
     )
-    y = alt.Y("fix:N", title=None, sort=[ARM_LABELS[fix] for fix in FIX_ARMS])
-    points = alt.Chart(recovery_table).encode(y=y)
-    bars = points.mark_errorbar(ticks=True).encode(
-        x=alt.X(
-            "low:Q",
-            title="% of the raw MLP's gap recovered at the widest spread",
+    return {
+        "accuracy": core.sized(
+            accuracy_chart,
+            "Test accuracy vs feature-scale spread (mean, 95% CI over seeds)",
         ),
-        x2="high:Q",
-    )
-    dots = points.mark_point(filled=True, size=70).encode(
-        x="mean:Q", tooltip=recovery_tips
-    )
-    threshold = (
-        alt.Chart(pd.DataFrame({"threshold": [MIN_RECOVERY]}))
-        .mark_rule(strokeDash=[4, 4])
-        .encode(
-            x="threshold:Q",
-            tooltip=tooltip_fields(
-                alt.Tooltip("threshold:Q", title="verdict threshold (%)")
-            ),
-        )
-    )
-    recovery_chart = (bars + dots + threshold).properties(
-        title="How much of the gap each fix wins back (mean, 95% CI over seeds)",
-        width=560,
-    )
-    return {"accuracy": accuracy_chart, "gap-recovered": recovery_chart}
+        "gap-recovered": core.sized(
+            recovery_chart,
+            "How much of the gap each fix wins back (mean, 95% CI over seeds)",
+        ),
+    }

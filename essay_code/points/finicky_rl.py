@@ -45,17 +45,8 @@ import torch
 from scipy import linalg
 from scipy import stats as sps
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    any_of,
-    bootstrap,
-    cpu_threads,
-    iqm,
-    tooltip_fields,
-)
+from essay_code import core
+from essay_code.core import Estimate, RunContext, Verdict, all_of, any_of, iqm
 
 TITLE = "Finicky reinforcement learning"
 TWEETS = (8,)
@@ -81,7 +72,6 @@ RESET_BOUND = 0.05  # initial state ~ U(-0.05, 0.05)^4
 # Verdict thresholds, all from POINTS.md.
 MIN_CV = 0.25  # agent is "finicky" if its CV across seeds reaches this in some cell
 MIN_TOGGLE = 0.30  # ...or one toggle changes its IQM by this fraction
-KEY_THRESHOLD = MIN_CV  # the dashboard draws the key number against this
 LQR_MIN_IQM = 495.0  # the classical controller must score this...
 LQR_MAX_CV = 0.02  # ...with at most this CV
 SOLVED = 475.0  # a seed "solves" CartPole-v1 at this return
@@ -102,9 +92,6 @@ class Config:
     value_coef: float = 0.5  # value loss weight
     eval_episodes: int = 8  # greedy evaluation episodes per agent (and LQR seed)
     lqr_control_cost: float = 0.1  # R of the LQR cost (Q = identity)
-    # CPU threads for torch and BLAS while a run lasts (0: library defaults). The
-    # models are tiny; on a shared machine spinning thread pools only slow it down.
-    cpu_threads: int = 1
 
 
 PROFILES = {
@@ -323,11 +310,6 @@ def cell_name(lr: float, normalize: bool) -> str:
 
 
 def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
-
-
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     """One row per (seed, arm, cell, metric=final_return): the mean greedy return
     over cfg.eval_episodes episodes."""
     device = ctx.device
@@ -359,33 +341,21 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
                 for seed in seeds
             ]
         )
-    records = []
-    for index, (cell_lr, norm) in enumerate(itertools.product(cfg.lrs, (False, True))):
-        for seed in seeds:
-            records.append(
-                {
-                    "seed": seed,
-                    "arm": A2C,
-                    "cell": cell_name(cell_lr, norm),
-                    "lr": float(cell_lr),
-                    "adv_norm": "on" if norm else "off",
-                    "metric": "final_return",
-                    "value": float(agent[index * len(seeds) + seed]),
-                }
-            )
-    for seed in seeds:
-        records.append(
-            {
-                "seed": seed,
-                "arm": LQR,
-                "cell": "LQR",
-                "lr": 0.0,
-                "adv_norm": "n/a",
-                "metric": "final_return",
-                "value": float(lqr[seed]),
-            }
+    records = core.Records()
+    for index, (cell_lr, norm) in enumerate(cells):
+        records.add_per_seed(
+            "final_return",
+            agent[index * len(seeds) : (index + 1) * len(seeds)],
+            seeds,
+            arm=A2C,
+            cell=cell_name(cell_lr, norm),
+            lr=float(cell_lr),
+            adv_norm="on" if norm else "off",
         )
-    return pd.DataFrame(records)
+    records.add_per_seed(
+        "final_return", lqr, seeds, arm=LQR, cell="LQR", lr=0.0, adv_norm="n/a"
+    )
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary
@@ -415,32 +385,14 @@ def henderson_fraction(values: np.ndarray) -> float:
     return significant / len(first)
 
 
-def paired_iqm_change(on: np.ndarray, off: np.ndarray) -> Estimate:
-    """Relative change of the IQM when the toggle is on: iqm(on) / iqm(off) - 1,
-    with a paired percentile bootstrap over seeds (same seed = same initial
-    weights). Built by hand: core.bootstrap takes one sample, this needs pairs."""
-    point = float(iqm(on) / iqm(off) - 1)
-    result = sps.bootstrap(
-        (on, off),
-        lambda a, b, axis: iqm(a, axis=axis) / iqm(b, axis=axis) - 1,
-        paired=True,
-        vectorized=True,
-        n_resamples=10_000,
-        method="percentile",
-        rng=np.random.default_rng(0),
-    )
-    low, high = result.confidence_interval
-    low, high = float(np.nan_to_num(low)), float(np.nan_to_num(high))
-    method = (
-        f"iqm(on)/iqm(off) - 1 over {len(on)} paired seeds, 95% percentile "
-        "bootstrap (10000 resamples, seed 0)"
-    )
-    return Estimate(point, min(low, point), max(high, point), method, len(on), "", 2)
+def iqm_change(on: np.ndarray, off: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Relative change of the IQM when the toggle is on: iqm(on) / iqm(off) - 1
+    (bootstrapped in pairs: the same seed starts from the same weights)."""
+    return iqm(on, axis=axis) / iqm(off, axis=axis) - 1
 
 
 def cell_values(records: pd.DataFrame, cell: str) -> np.ndarray:
-    rows = records[(records["cell"] == cell) & (records["metric"] == "final_return")]
-    return rows.sort_values("seed")["value"].to_numpy()
+    return core.per_seed(records, "final_return", cell=cell).to_numpy()
 
 
 def agent_cells(records: pd.DataFrame) -> list[tuple[str, str, float, str]]:
@@ -460,27 +412,29 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     cvs: list[Estimate] = []
     for cell, short, _lr, _norm in agent_cells(records):
         values = cell_values(records, cell)
-        estimates[f"iqm_{short}"] = bootstrap(values, iqm, digits=0, label="IQM")
-        estimates[f"cv_{short}"] = bootstrap(values, cv, digits=2, label="CV")
+        estimates[f"iqm_{short}"] = core.bootstrap(values, iqm, digits=0, label="IQM")
+        estimates[f"cv_{short}"] = core.bootstrap(values, cv, digits=2, label="CV")
         cvs.append(estimates[f"cv_{short}"])
-        estimates[f"solved_{short}"] = bootstrap(
+        estimates[f"solved_{short}"] = core.bootstrap(
             100.0 * (values >= SOLVED), unit="% of seeds", digits=0
         )
-        estimates[f"henderson_{short}"] = bootstrap(
-            [100 * henderson_fraction(values)],
-            unit="% of splits",
-            digits=0,
+        estimates[f"henderson_{short}"] = core.exact(
+            100 * henderson_fraction(values),
+            len(values),
             label="share of all 5/5 splits (exact, no resampling)",
+            unit="% of splits",
         )
     estimates["agent_cv_max"] = max(cvs, key=lambda e: e.value)
     for lr in sorted(records.loc[records["arm"] == A2C, "lr"].unique()):
         off = cell_values(records, cell_name(lr, False))
         on = cell_values(records, cell_name(lr, True))
         name = f"toggle_change_lr{lr:g}".replace(".", "p").replace("-", "m")
-        estimates[name] = paired_iqm_change(on, off)
+        estimates[name] = core.paired_bootstrap(
+            on, off, iqm_change, label="iqm(on)/iqm(off) - 1"
+        )
     lqr = cell_values(records, "LQR")
-    estimates["lqr_iqm"] = bootstrap(lqr, iqm, digits=0, label="IQM")
-    estimates["lqr_cv"] = bootstrap(lqr, cv, digits=3, label="CV")
+    estimates["lqr_iqm"] = core.bootstrap(lqr, iqm, digits=0, label="IQM")
+    estimates["lqr_cv"] = core.bootstrap(lqr, cv, digits=3, label="CV")
     return estimates
 
 
@@ -507,86 +461,44 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         f"{', '.join(f'{e.value:.0f}%' for e in solved.values())}; LQR IQM "
         f"{lqr_iqm.text()}, CV {lqr_cv.text()}"
     )
+    thresholds = {
+        KEY: MIN_CV,
+        **dict.fromkeys(cvs, MIN_CV),
+        **dict.fromkeys(toggles, MIN_TOGGLE),  # and -MIN_TOGGLE
+        **dict.fromkeys(solved, MIN_SOLVED_SHARE),
+        "lqr_iqm": LQR_MIN_IQM,
+        "lqr_cv": LQR_MAX_CV,
+    }
     if all(e.value >= MIN_SOLVED_SHARE for e in solved.values()):
-        return Verdict("refuted", reason, RULE)
+        return Verdict("refuted", reason, RULE, thresholds)
     finicky = any_of(
         *(e.above(MIN_CV) for e in cvs.values()),
         *(any_of(e.above(MIN_TOGGLE), e.below(-MIN_TOGGLE)) for e in toggles.values()),
     )
     decided = all_of(finicky, lqr_iqm.above(LQR_MIN_IQM), lqr_cv.below(LQR_MAX_CV))
     status = "holds" if decided else "inconclusive"
-    return Verdict(status, reason, RULE)
+    return Verdict(status, reason, RULE, thresholds)
 
 
 # ---------------------------------------------------------------- charts
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
-    rows = records[records["metric"] == "final_return"].copy()
+    seeds = core.select(records, metric="final_return")
     order = [c[0] for c in agent_cells(records)] + ["LQR"]
-    table = []
-    for cell in order:
-        values = cell_values(records, cell)
-        est = bootstrap(values, iqm, label="IQM")
-        table.append(
-            {
-                "cell": cell,
-                "iqm": est.value,
-                "low": est.low,
-                "high": est.high,
-                "cv": float(cv(values)),
-                "seeds": len(values),
-            }
-        )
-    table = pd.DataFrame(table)
-    y = alt.Y("cell:N", sort=order, title=None)
-    x_title = "final greedy return (mean of evaluation episodes)"
-    bars = (
-        alt.Chart(table)
-        .mark_rule(strokeWidth=2)
-        .encode(
-            y=y,
-            x=alt.X("low:Q", title=x_title, scale=alt.Scale(domain=[0, 510])),
-            x2="high:Q",
-        )
+    table = core.ci_table(
+        seeds, ["cell"], lambda values: core.bootstrap(values, iqm, label="IQM")
     )
-    means = (
-        alt.Chart(table)
-        .mark_point(filled=True, size=90, shape="diamond")
-        .encode(
-            y=y,
-            x="iqm:Q",
-            tooltip=tooltip_fields(
-                "cell:N",
-                alt.Tooltip("iqm:Q", title="IQM over seeds", format=".0f"),
-                alt.Tooltip("low:Q", title="95% CI low", format=".0f"),
-                alt.Tooltip("high:Q", title="95% CI high", format=".0f"),
-                alt.Tooltip("cv:Q", title="CV across seeds", format=".2f"),
-                "seeds:Q",
-            ),
-        )
+    table["cv"] = [cv(cell_values(records, cell)) for cell in table["cell"]]
+    chart = core.ci_dots(
+        table,
+        category="cell",
+        value_title="final greedy return (mean of evaluation episodes)",
+        sort=order,
+        seeds=seeds,
+        thresholds={"solved": SOLVED},
+        fmt=".0f",
+        extra_tooltips=[alt.Tooltip("cv:Q", title="CV across seeds", format=".2f")],
     )
-    points = (
-        alt.Chart(rows)
-        .mark_point(opacity=0.5, size=30)
-        .encode(
-            y=y,
-            x="value:Q",
-            color=alt.Color("arm:N", title="arm"),
-            tooltip=tooltip_fields(
-                "cell:N", "seed:Q", alt.Tooltip("value:Q", title="return", format=".1f")
-            ),
-        )
-    )
-    solved = (
-        alt.Chart(pd.DataFrame({"threshold": [SOLVED]}))
-        .mark_rule(strokeDash=[4, 4], opacity=0.6)
-        .encode(x="threshold:Q", tooltip=tooltip_fields("threshold:Q"))
-    )
-    return {
-        "final_returns": alt.layer(bars, means, points, solved).properties(
-            title="Final return per seed, IQM with 95% CI (dashed: solved, 475)",
-            width=560,
-            height=300,
-        )
-    }
+    title = "Final return per seed, IQM with 95% CI (dashed: solved, 475)"
+    return {"final_returns": core.sized(chart, title)}

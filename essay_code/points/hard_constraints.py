@@ -34,6 +34,8 @@ intersection of convex sets).
 
 from __future__ import annotations
 
+import copy
+import functools
 import time
 from dataclasses import dataclass
 
@@ -42,20 +44,8 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.optimize import linprog
-from torch import nn
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    any_of,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    stack_seeded,
-    tooltip_fields,
-)
+from essay_code import core
 
 TITLE = "Hard constraints: learned dispatch vs an LP solver"
 TWEETS = (4,)
@@ -69,10 +59,10 @@ SOLVER_ARM = "highs"
 # Verdict thresholds, from POINTS.md (hard-constraints); not tuned.
 FEASIBILITY_TOL = 1e-4  # a violation above this share of total demand is infeasible
 MAX_INFEASIBLE_PCT = 1.0  # % of instances an arm may leave infeasible
-KEY_THRESHOLD = MAX_INFEASIBLE_PCT  # the dashboard draws the key number against this
 MAX_GAP_PCT = 1.0  # mean |optimality gap| in % an arm may have
 # HiGHS must be exactly feasible (0 instances over the tolerance); its gap is 0 by
 # construction (it provides the reference optimum), so a rounding-level bound.
+SOLVER_MAX_INFEASIBLE_PCT = 0.0
 SOLVER_MAX_GAP_PCT = 1e-6
 
 # ---------------------------------------------------------------- the LP family
@@ -98,9 +88,6 @@ GENS = GEN_BUS.size
 @dataclass(frozen=True)
 class Config:
     seeds: int = 5  # independent demand samples, initialisations and batch orders
-    # 1 intra-op thread: tiny ops gain nothing from a second one, and on a shared
-    # machine spinning threads multiplied CPU time (0: torch's default).
-    cpu_threads: int = 1
     n_train: int = 1000  # LP instances (HiGHS-labelled) to train on, per seed
     n_test: int = 300  # held-out LP instances per seed
     load_spread: float = 0.5  # each bus load is base * U(1 - spread, 1 + spread)
@@ -117,9 +104,6 @@ class Config:
     train_projection_steps: int = 3
     projection_steps: int = 1000
     projection_tol: float = 1e-5
-    # Wall time varies between runs, so the smoke profile (compared run to run in the
-    # tests) leaves inference times out of the records.
-    record_time: bool = True
 
 
 PROFILES = {
@@ -132,7 +116,6 @@ PROFILES = {
         "steps": 40,
         "train_projection_steps": 1,
         "projection_steps": 20,
-        "record_time": False,
     },
     "full": {
         "seeds": 10,
@@ -250,56 +233,22 @@ def dispatch_cost(dispatch: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- the models
 
 
-def make_mlp(inputs: int, hidden: int, outputs: int) -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(inputs, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, outputs),
+def make_models(outputs: int, seeds: list[int], cfg: Config, device) -> core.StackedMLP:
+    """One MLP per seed (loads -> hidden -> hidden -> outputs), stacked: a model
+    [M, batch, loads] -> [M, batch, outputs] whose weights are each seed's own."""
+    return core.StackedMLP(
+        [BASE_LOAD.size, cfg.hidden, cfg.hidden, outputs], seeds, device
     )
 
 
-class StackedMLP:
-    """One make_mlp per model, stacked and run with batched matmuls (torch.baddbmm).
-
-    stack_seeded builds each model exactly as a single run with its seed would; the
-    models share no weights, so summing their losses gives each its own gradient.
-    """
-
-    def __init__(self, outputs: int, seeds: list[int], cfg: Config, device):
-        inputs = BASE_LOAD.size
-        _skeleton, params = stack_seeded(
-            lambda: make_mlp(inputs, cfg.hidden, outputs), seeds, device
-        )
-        self.weights = [
-            params[f"{layer}.weight"].detach().transpose(1, 2).contiguous()
-            for layer in (0, 2, 4)
-        ]  # [M, in, out] each
-        self.biases = [
-            params[f"{layer}.bias"].detach().unsqueeze(1).clone() for layer in (0, 2, 4)
-        ]  # [M, 1, out] each
-        self.params = [*self.weights, *self.biases]
-        for param in self.params:
-            param.requires_grad_(True)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """x [M, batch, loads] -> [M, batch, outputs]."""
-        for index, (weight, bias) in enumerate(
-            zip(self.weights, self.biases, strict=True)
-        ):
-            x = torch.baddbmm(bias, x, weight)
-            if index < len(self.weights) - 1:
-                x = x.relu()
-        return x
-
-    def select(self, index: int) -> StackedMLP:
-        """Model `index` alone, as a stack of one (for timing one model)."""
-        single = object.__new__(StackedMLP)
-        single.weights = [w[index : index + 1].detach() for w in self.weights]
-        single.biases = [b[index : index + 1].detach() for b in self.biases]
-        single.params = [*single.weights, *single.biases]
-        return single
+def one_model(model: core.StackedMLP, index: int) -> core.StackedMLP:
+    """Model `index` alone, as a stack of one (each seed's projection stops on its
+    own, and the clock sees what answering with one trained model costs)."""
+    single = copy.copy(model)
+    single.weights = [w[index : index + 1].detach() for w in model.weights]
+    single.biases = [b[index : index + 1].detach() for b in model.biases]
+    single.params = [*single.weights, *single.biases]
+    return single
 
 
 def scale_inputs(demand: torch.Tensor, cfg: Config) -> torch.Tensor:
@@ -400,7 +349,7 @@ def project(
 
 
 def predict(
-    model: StackedMLP,
+    model: core.StackedMLP,
     demand: torch.Tensor,
     fam: Family,
     cfg: Config,
@@ -415,37 +364,31 @@ def predict(
     out = model(scale_inputs(demand, cfg))
     if not constrained:
         return to_dispatch(out, np.arange(GENS)), 0
-    if sweeps:
-        free, used = project(to_dispatch(out, FREE_GENS), demand, fam, sweeps)
-    else:
-        free, used = project(
-            to_dispatch(out, FREE_GENS),
-            demand,
-            fam,
-            cfg.projection_steps,
-            tol=cfg.projection_tol,
-        )
+    steps, tol = (sweeps, 0.0) if sweeps else (cfg.projection_steps, cfg.projection_tol)
+    free, used = project(to_dispatch(out, FREE_GENS), demand, fam, steps, tol=tol)
     return complete(free, demand), used
 
 
 def train(
-    model: StackedMLP,
-    penalty: torch.Tensor,
+    model: core.StackedMLP,
+    cells: list[tuple[int, float]],
     demand: torch.Tensor,
     target: torch.Tensor,
-    seeds: list[int],
     fam: Family,
     cfg: Config,
     constrained: bool,
-    ctx: RunContext,
+    ctx: core.RunContext,
 ) -> None:
     """Adam on MSE (in generator-range units) + penalty * mean scaled violation.
 
-    penalty [M]; demand [M, n_train, loads]; target [M, n_train, gens] (HiGHS).
-    Models with the same seed draw the same minibatches. The penalty is the sum of
+    cells: (seed, penalty weight) of each of the M models; demand [M, n_train,
+    loads]; target [M, n_train, gens] (HiGHS). Models with the same seed draw the
+    same minibatches. The penalty is the sum of
     every constraint's violation as a share of demand (an L1 penalty, exact in the
     limit of a large weight), averaged over the batch.
     """
+    seeds = [seed for seed, _ in cells]
+    penalty = torch.tensor([weight for _, weight in cells], device=demand.device)
     optimizer = torch.optim.Adam(model.params, lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.steps)
     generators = {seed: torch.Generator().manual_seed(seed) for seed in set(seeds)}
@@ -491,116 +434,81 @@ def score(
     }
 
 
-def time_per_instance(call, count: int, repeats: int = 7) -> float:
+def time_per_instance(call, count: int, ctx: core.RunContext, repeats: int = 7):
     """Best-of-repeats wall time of call() divided by count, in microseconds.
 
     The best of several, because on a shared CPU a single call can be slowed many
-    times over by other work.
+    times over by other work. ctx.clock waits for a GPU's queued kernels.
     """
     best = np.inf
     for _ in range(repeats):
-        started = time.perf_counter()
+        started = ctx.clock()
         call()
-        best = min(best, time.perf_counter() - started)
+        best = min(best, ctx.clock() - started)
     return 1e6 * best / count
 
 
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+def run(cfg: Config, ctx: core.RunContext) -> pd.DataFrame:
     """Records: one row per (seed, arm, penalty, metric).
 
     Metrics on held-out instances: infeasible_pct (share with any violation over
     FEASIBILITY_TOL of demand), mean_max_violation (share of demand), gap_pct (mean
-    |cost - HiGHS cost| / HiGHS cost) and, unless record_time is off,
+    |cost - HiGHS cost| / HiGHS cost) and, where ctx.record_timings,
     time_us_per_instance (one seed's model on the whole test set at once, or HiGHS
     one instance at a time).
     """
     fam = family()
     seeds = list(range(cfg.seeds))
-    device = ctx.device
     data = {}
     for seed in ctx.progress(seeds, desc="HiGHS labels"):
         rng = np.random.default_rng(seed)
         train_set = make_instances(rng, cfg.n_train, cfg.load_spread, fam)
         test_set = make_instances(rng, cfg.n_test, cfg.load_spread, fam)
         data[seed] = train_set, test_set
-    records: list[dict] = []
-
-    def record(seed, arm, penalty, metrics):
-        for metric, value in metrics.items():
-            records.append(
-                {
-                    "seed": seed,
-                    "arm": arm,
-                    "penalty": float(penalty),
-                    "metric": metric,
-                    "value": float(value),
-                }
-            )
+    records = core.Records()
 
     for seed in seeds:
         test_demand, test_optimum, solve_seconds = data[seed][1]
         metrics = score(test_optimum, test_demand, test_optimum, fam)
-        if cfg.record_time:
+        if ctx.record_timings:
             metrics["time_us_per_instance"] = 1e6 * solve_seconds
-        record(seed, SOLVER_ARM, 0.0, metrics)
+        records.add_many(metrics, seed=seed, arm=SOLVER_ARM, penalty=0.0)
 
     def stacked(part: int, which: int, cells) -> torch.Tensor:
         arrays = [data[seed][part][which] for seed, _ in cells]
-        return torch.tensor(np.stack(arrays), dtype=torch.float32, device=device)
+        return torch.tensor(np.stack(arrays), dtype=torch.float32, device=ctx.device)
 
     arms = [
         (False, [(seed, penalty) for penalty in cfg.penalties for seed in seeds]),
         (True, [(seed, 0.0) for seed in seeds]),
     ]
     for constrained, cells in arms:
-        cell_seeds = [seed for seed, _ in cells]
         outputs = GENS - 1 if constrained else GENS
-        model = StackedMLP(outputs, cell_seeds, cfg, device)
-        penalty = torch.tensor([p for _, p in cells], device=device)
-        train(
-            model,
-            penalty,
-            stacked(0, 0, cells),
-            stacked(0, 1, cells),
-            cell_seeds,
-            fam,
-            cfg,
-            constrained,
-            ctx,
-        )
+        model = make_models(outputs, [seed for seed, _ in cells], cfg, ctx.device)
+        train_demand, train_target = stacked(0, 0, cells), stacked(0, 1, cells)
+        train(model, cells, train_demand, train_target, fam, cfg, constrained, ctx)
         test_demand = stacked(1, 0, cells)  # [M, n_test, loads]
         for index, (seed, penalty_weight) in enumerate(cells):
-            # One model at a time: each seed's projection stops on its own, and the
-            # clock sees what answering with one trained model costs.
-            single = model.select(index)
-            one = test_demand[index : index + 1]  # [1, n_test, loads]
+            single, one = one_model(model, index), test_demand[index : index + 1]
+            answer = functools.partial(predict, single, one, fam, cfg, constrained)
             with torch.no_grad():
-                dispatch, sweeps = predict(single, one, fam, cfg, constrained)
+                dispatch, sweeps = answer()
             demand_np, optimum, _ = data[seed][1]
             metrics = score(dispatch[0].double().cpu().numpy(), demand_np, optimum, fam)
             if constrained:
                 metrics["projection_sweeps"] = sweeps
-            if cfg.record_time:
+            if ctx.record_timings:
                 with torch.no_grad():
                     metrics["time_us_per_instance"] = time_per_instance(
-                        lambda m=single, d=one, c=constrained: predict(
-                            m, d, fam, cfg, c
-                        ),
-                        cfg.n_test,
+                        answer, cfg.n_test, ctx
                     )
             arm = (
                 FIX_ARM
                 if constrained
                 else (PENALTY_ARM if penalty_weight > 0 else MSE_ARM)
             )
-            record(seed, arm, penalty_weight, metrics)
-    return pd.DataFrame(records)
-
-
-def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    """Every arm and condition (see run_arms), within cfg.cpu_threads."""
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
+            records.add_many(metrics, seed=seed, arm=arm, penalty=float(penalty_weight))
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary
@@ -611,28 +519,17 @@ def penalty_name(penalty: float) -> str:
     return f"{penalty:g}".replace(".", "p").replace("-", "m")
 
 
-def cell_names(records: pd.DataFrame) -> dict[tuple[str, float], str]:
-    """(arm, penalty) -> the suffix its estimates carry."""
-    names = {}
-    for arm, penalty in (
-        records[["arm", "penalty"]].drop_duplicates().itertuples(index=False)
-    ):
-        if arm == PENALTY_ARM:
-            names[arm, penalty] = f"penalty_{penalty_name(penalty)}"
-        else:
-            names[arm, penalty] = {MSE_ARM: "mse", FIX_ARM: "fix", SOLVER_ARM: "highs"}[
-                arm
-            ]
-    return names
+def cells(records: pd.DataFrame) -> list[tuple[str, float]]:
+    """Every (arm, penalty) in the records, in the order they first appear."""
+    pairs = records[["arm", "penalty"]].drop_duplicates()
+    return list(pairs.itertuples(index=False, name=None))
 
 
-def per_seed(records: pd.DataFrame, arm: str, penalty: float, metric: str):
-    rows = records[
-        (records["arm"] == arm)
-        & (records["penalty"] == penalty)
-        & (records["metric"] == metric)
-    ]
-    return rows.sort_values("seed")["value"].to_numpy()
+def cell_name(arm: str, penalty: float) -> str:
+    """The suffix a cell's estimates carry: mse, penalty_10, fix, highs."""
+    if arm == PENALTY_ARM:
+        return f"penalty_{penalty_name(penalty)}"
+    return {MSE_ARM: "mse", FIX_ARM: "fix", SOLVER_ARM: "highs"}[arm]
 
 
 METRIC_FORMATS = {
@@ -644,23 +541,26 @@ METRIC_FORMATS = {
 }
 
 
-def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    estimates: dict[str, Estimate] = {}
+def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
+    estimates: dict[str, core.Estimate] = {}
     metrics = [m for m in METRIC_FORMATS if m in set(records["metric"])]
-    for (arm, penalty), name in cell_names(records).items():
+    for arm, penalty in cells(records):
         for metric in metrics:
-            values = per_seed(records, arm, penalty, metric)
+            values = core.per_seed(records, metric, arm=arm, penalty=penalty)
             if metric == "mean_max_violation":
                 values = values * 1e6  # printed in parts per million of demand
             if values.size:  # projection_sweeps exists for the fix arm only
-                estimates[f"{metric}_{name}"] = bootstrap(
+                estimates[f"{metric}_{cell_name(arm, penalty)}"] = core.bootstrap(
                     values, **METRIC_FORMATS[metric]
                 )
     if "time_us_per_instance" in metrics:
         # Paired by seed: how many times faster the fix arm answers than HiGHS.
-        estimates["speedup_fix_vs_highs"] = bootstrap(
-            per_seed(records, SOLVER_ARM, 0.0, "time_us_per_instance")
-            / per_seed(records, FIX_ARM, 0.0, "time_us_per_instance"),
+        times = {
+            arm: core.per_seed(records, "time_us_per_instance", arm=arm, penalty=0.0)
+            for arm in (SOLVER_ARM, FIX_ARM)
+        }
+        estimates["speedup_fix_vs_highs"] = core.bootstrap(
+            times[SOLVER_ARM] / times[FIX_ARM],
             unit="x",
             digits=1,
             label="mean of per-seed HiGHS time / fix-arm time",
@@ -668,7 +568,7 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     return estimates
 
 
-def soft_names(estimates: dict[str, Estimate]) -> list[str]:
+def soft_names(estimates: dict[str, core.Estimate]) -> list[str]:
     """Suffixes of the plain and penalty arms, in the order they appear."""
     return [
         name.removeprefix("infeasible_pct_")
@@ -678,9 +578,9 @@ def soft_names(estimates: dict[str, Estimate]) -> list[str]:
     ]
 
 
-def reaches(estimates: dict[str, Estimate], name: str) -> bool | None:
+def reaches(estimates: dict[str, core.Estimate], name: str) -> bool | None:
     """Both < thresholds: infeasible share and optimality gap (three-valued)."""
-    return all_of(
+    return core.all_of(
         estimates[f"infeasible_pct_{name}"].below(MAX_INFEASIBLE_PCT),
         estimates[f"gap_pct_{name}"].below(MAX_GAP_PCT),
     )
@@ -695,18 +595,29 @@ RULE = (
     f"{FEASIBILITY_TOL:g} of total demand. Refuted if the plain MSE MLP or the "
     f"penalty MLP at some penalty weight has both < {MAX_INFEASIBLE_PCT:g}% "
     f"infeasible instances and < {MAX_GAP_PCT:g}% mean optimality gap. Holds if "
-    f"none does while HiGHS has 0% infeasible and a 0 gap (<= "
-    f"{SOLVER_MAX_GAP_PCT:g}%); mitigated if, in addition, the constraint-aware "
-    f"arm (completion + projection) reaches both < {MAX_INFEASIBLE_PCT:g}%. "
-    f"Inconclusive where a 95% CI straddles a threshold."
+    f"none does while HiGHS has {SOLVER_MAX_INFEASIBLE_PCT:g}% infeasible and a 0 "
+    f"gap (<= {SOLVER_MAX_GAP_PCT:g}%); mitigated if, in addition, the "
+    f"constraint-aware arm (completion + projection) reaches both < "
+    f"{MAX_INFEASIBLE_PCT:g}%. Inconclusive where a 95% CI straddles a threshold."
 )
 
 
-def verdict(estimates: dict[str, Estimate]) -> Verdict:
+def thresholds(soft: list[str]) -> dict[str, float]:
+    """Every estimate the rule compares with a threshold, and that threshold."""
+    found = {}
+    for name in [*soft, "fix"]:
+        found[f"infeasible_pct_{name}"] = MAX_INFEASIBLE_PCT
+        found[f"gap_pct_{name}"] = MAX_GAP_PCT
+    found["infeasible_pct_highs"] = SOLVER_MAX_INFEASIBLE_PCT
+    found["gap_pct_highs"] = SOLVER_MAX_GAP_PCT
+    return found
+
+
+def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
     soft = soft_names(estimates)
     soft_reach = {name: reaches(estimates, name) for name in soft}
-    solver_exact = all_of(
-        estimates["infeasible_pct_highs"].below(0.0),
+    solver_exact = core.all_of(
+        estimates["infeasible_pct_highs"].below(SOLVER_MAX_INFEASIBLE_PCT),
         estimates["gap_pct_highs"].below(SOLVER_MAX_GAP_PCT),
     )
     fixed = reaches(estimates, "fix")
@@ -719,14 +630,14 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         f"{estimates['gap_pct_fix'].text()}; HiGHS "
         f"{estimates['infeasible_pct_highs'].text()} infeasible"
     )
-    soft_fails = negate(any_of(*soft_reach.values()))
+    soft_fails = negate(core.any_of(*soft_reach.values()))
     if soft_fails is False:
         status = "refuted"
-    elif all_of(soft_fails, solver_exact) is not True or fixed is None:
+    elif core.all_of(soft_fails, solver_exact) is not True or fixed is None:
         status = "inconclusive"
     else:
         status = "mitigated" if fixed else "holds"
-    return Verdict(status, reason, RULE)
+    return core.Verdict(status, reason, RULE, thresholds=thresholds(soft))
 
 
 # ---------------------------------------------------------------- charts
@@ -743,116 +654,80 @@ def arm_label(arm: str, penalty: float) -> str:
 
 
 def arm_order(records: pd.DataFrame) -> list[str]:
-    cells = records[["arm", "penalty"]].drop_duplicates()
     rank = {MSE_ARM: 0, PENALTY_ARM: 1, FIX_ARM: 2, SOLVER_ARM: 3}
-    cells = sorted(cells.itertuples(index=False), key=lambda c: (rank[c[0]], c[1]))
-    return [arm_label(arm, penalty) for arm, penalty in cells]
+    ranked = sorted(cells(records), key=lambda cell: (rank[cell[0]], cell[1]))
+    return [arm_label(arm, penalty) for arm, penalty in ranked]
 
 
 def metric_chart(
     records: pd.DataFrame,
     metric: str,
     title: str,
-    axis_title: str,
-    value_format: str,
-    threshold: float | None = None,
-    log_constant: float = 0.0,
+    value_title: str,
+    fmt: str,
+    thresholds: dict[str, float] | None = None,
+    log: bool = False,
 ) -> alt.LayerChart:
-    """Per-seed points and the mean with its 95% CI for every arm, one metric."""
-    rows = records[records["metric"] == metric].copy()
+    """The mean with its 95% CI for every arm, one metric; faint dots: the seeds."""
+    rows = core.select(records, metric=metric).copy()
     rows["model"] = [
         arm_label(a, p) for a, p in zip(rows["arm"], rows["penalty"], strict=True)
     ]
-    table = mean_ci_table(rows, ["model"], bootstrap)
-    order = arm_order(records)
-    # A symlog axis (linear below log_constant) shows exact zeros beside tiny values.
-    scale = (
-        alt.Scale(type="symlog", constant=log_constant)
-        if log_constant
-        else alt.Scale(zero=True)
+    table = core.ci_table(rows, ["model"], core.bootstrap)
+    chart = core.ci_dots(
+        table,
+        category="model",
+        value_title=value_title,
+        sort=arm_order(records),
+        seeds=rows,
+        thresholds=thresholds,
+        fmt=fmt,
+        log=log,
     )
-    x_axis = alt.X(
-        "mean:Q", title=axis_title, scale=scale, axis=alt.Axis(format=value_format)
-    )
-    y = alt.Y("model:N", sort=order, title=None)
-    tips = tooltip_fields(
-        "model:N",
-        alt.Tooltip("mean:Q", title="mean", format=value_format),
-        alt.Tooltip("low:Q", title="95% CI low", format=value_format),
-        alt.Tooltip("high:Q", title="95% CI high", format=value_format),
-        "seeds:Q",
-    )
-    base = alt.Chart(table).encode(y=y)
-    # Every layer names the same axis title, or Vega-Lite joins the field names.
-    bars = base.mark_errorbar(ticks=True).encode(
-        x=alt.X("low:Q", scale=scale, title=axis_title), x2="high:Q"
-    )
-    means = base.mark_point(filled=True, size=80).encode(x=x_axis, tooltip=tips)
-    seeds = (
-        alt.Chart(rows)
-        .mark_tick(opacity=0.5, thickness=1.5)
-        .encode(
-            x=alt.X("value:Q", scale=scale, title=axis_title),
-            y=y,
-            tooltip=tooltip_fields(
-                "model:N",
-                "seed:Q",
-                alt.Tooltip("value:Q", title="this seed", format=value_format),
-            ),
-        )
-    )
-    layers = [seeds, bars, means]
-    if threshold is not None:
-        layers.append(
-            alt.Chart(pd.DataFrame({"threshold": [threshold]}))
-            .mark_rule(strokeDash=[4, 4])
-            .encode(
-                x=alt.X("threshold:Q", scale=scale, title=axis_title),
-                tooltip=tooltip_fields(
-                    alt.Tooltip(
-                        "threshold:Q", title="verdict threshold", format=value_format
-                    )
-                ),
-            )
-        )
-    return alt.layer(*layers).properties(title=title, width=560, height=300)
+    return core.sized(chart, title)
+
+
+CHARTS = {  # name: metric, title, value axis, format, thresholds, log axis
+    "infeasible_share": (
+        "infeasible_pct",
+        f"Held-out instances violating a constraint by > {FEASIBILITY_TOL:g} of demand",
+        "instances infeasible (%)",
+        ".1f",
+        {"most infeasible (%)": MAX_INFEASIBLE_PCT},
+        False,
+    ),
+    "max_violation": (
+        "mean_max_violation",
+        "Largest constraint violation per instance (mean over instances)",
+        "violation as a share of total demand (log axis)",
+        ".1e",
+        {"feasibility tolerance": FEASIBILITY_TOL},
+        True,
+    ),
+    "optimality_gap": (
+        "gap_pct",
+        "Cost above the HiGHS optimum (mean |gap| over instances)",
+        "optimality gap (%)",
+        ".2f",
+        {"largest gap (%)": MAX_GAP_PCT},
+        False,
+    ),
+    "inference_time": (
+        "time_us_per_instance",
+        "Time to answer one instance (MLPs batched over the test set)",
+        "microseconds per instance (log axis)",
+        ".1f",
+        None,
+        True,
+    ),
+}
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
-    result = {
-        "infeasible_share": metric_chart(
-            records,
-            "infeasible_pct",
-            "Held-out instances violating a constraint by > 1e-4 of demand",
-            "instances infeasible (%; mean, 95% CI; ticks: seeds)",
-            ".1f",
-            threshold=MAX_INFEASIBLE_PCT,
-        ),
-        "max_violation": metric_chart(
-            records,
-            "mean_max_violation",
-            "Largest constraint violation per instance (mean over instances)",
-            "violation as a share of total demand (symlog axis)",
-            ".1e",
-            threshold=FEASIBILITY_TOL,
-            log_constant=1e-8,
-        ),
-        "optimality_gap": metric_chart(
-            records,
-            "gap_pct",
-            "Cost above the HiGHS optimum (mean |gap| over instances)",
-            "optimality gap (%; mean, 95% CI; ticks: seeds)",
-            ".2f",
-            threshold=MAX_GAP_PCT,
-        ),
+    """Every chart whose metric is in the records (times only where recorded)."""
+    present = set(records["metric"])
+    return {
+        name: metric_chart(records, *spec)
+        for name, spec in CHARTS.items()
+        if spec[0] in present
     }
-    if "time_us_per_instance" in set(records["metric"]):
-        result["inference_time"] = metric_chart(
-            records,
-            "time_us_per_instance",
-            "Time to answer one instance (CPU; MLPs batched over the test set)",
-            "microseconds per instance (symlog axis)",
-            ".1f",
-            log_constant=1.0,
-        )
-    return result

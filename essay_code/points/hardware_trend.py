@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,18 +37,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    any_of,
-    bootstrap,
-    mean_ci_table,
-    tooltip_fields,
-)
-from essay_code.core.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
-from essay_code.tooling.device import device_name
+from essay_code import core
+from essay_code.core import Estimate, RunContext, Verdict
 
 TITLE = "GPU throughput keeps doubling"
 TWEETS = (24,)
@@ -64,7 +53,6 @@ TABLE_SHA256 = "bc19e8fc289f32a4169de744068a6f01a980d61b994b943af7501b1aa1563222
 # Verdict thresholds, from POINTS.md (hardware-trend); not tuned.
 MOORE_MIN_YEARS = 1.5  # a doubling time this short or longer ...
 MOORE_MAX_YEARS = 3.0  # ... and this long or shorter is "Moore-like"
-KEY_THRESHOLD = MOORE_MAX_YEARS  # the dashboard draws the key number against this
 
 DATASHEET, LIVE = "datasheet", "live"
 FP32, LOWP, BF16 = "fp32", "lowp", "bf16"
@@ -85,13 +73,12 @@ class Config:
     gpu_matmul_size: int = 4096
     min_seconds: float = 1.0  # each repeat runs matmuls for at least this long
     error_size: int = 256  # n of the matmul whose error is checked per precision
-    # Timings differ from run to run, so the smoke profile (compared run to run in
-    # the tests) leaves the live throughput out of the records.
-    record_live: bool = True
 
 
+# The live throughput is a timing: recorded only where ctx.record_timings (not in
+# the smoke profile, whose records are compared run to run).
 PROFILES = {
-    "smoke": {"seeds": 2, "error_size": 64, "record_live": False},
+    "smoke": {"seeds": 2, "error_size": 64},
     "full": {"seeds": 10, "matmul_size": 2048, "min_seconds": 2.0},
 }
 
@@ -125,21 +112,18 @@ def table_records(table: pd.DataFrame) -> pd.DataFrame:
 
     The figures do not depend on a seed; seed 0 marks them as the one observation.
     """
-    rows = [
-        {
-            "seed": 0,
-            "arm": DATASHEET,
-            "precision": series,
-            "gpu": row.gpu,
-            "year": row.year,
-            "source": row.source,
-            "metric": "peak_tflops",
-            "value": float(getattr(row, f"{series}_tflops")),
-        }
-        for row in table.itertuples()
-        for series in (FP32, LOWP)
-    ]
-    return pd.DataFrame(rows)
+    records = core.Records(seed=0, arm=DATASHEET)
+    for row in table.itertuples():
+        for series in (FP32, LOWP):
+            records.add(
+                "peak_tflops",
+                getattr(row, f"{series}_tflops"),
+                precision=series,
+                gpu=row.gpu,
+                year=row.year,
+                source=row.source,
+            )
+    return records.frame()
 
 
 # ---------------------------------------------------------------- the trend fit
@@ -156,10 +140,10 @@ def doubling_years(years: np.ndarray, tflops: np.ndarray) -> float:
     return 1.0 / log2_fit(years, tflops)[0]
 
 
-def resampled_rows(count: int, resamples: int = BOOTSTRAP_RESAMPLES) -> np.ndarray:
+def resampled_rows(count: int, resamples: int = core.BOOTSTRAP_RESAMPLES):
     """Bootstrap row indices [resamples, count]: GPUs drawn with replacement, with
     the core's fixed bootstrap seed, so the same table gives the same interval."""
-    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    rng = np.random.default_rng(core.BOOTSTRAP_SEED)
     return rng.integers(0, count, size=(resamples, count))
 
 
@@ -178,15 +162,14 @@ def resampled_fits(
 
 
 def percentile_ci(replicates: np.ndarray) -> tuple[float, float]:
-    tail = (1 - CONFIDENCE) / 2 * 100
+    tail = (1 - core.CONFIDENCE) / 2 * 100
     low, high = np.percentile(replicates, [tail, 100 - tail])
     return float(low), float(high)
 
 
 def series(records: pd.DataFrame, precision: str) -> tuple[np.ndarray, np.ndarray]:
     """Years [G] and peak TFLOP/s [G] of one datasheet series, oldest first."""
-    rows = records[(records["arm"] == DATASHEET) & (records["precision"] == precision)]
-    rows = rows.sort_values("year")
+    rows = core.select(records, arm=DATASHEET, precision=precision).sort_values("year")
     return rows["year"].to_numpy(float), rows["value"].to_numpy(float)
 
 
@@ -206,7 +189,7 @@ def doubling_estimates(records: pd.DataFrame) -> dict[str, Estimate]:
     method = (
         f"least-squares fit of log2(peak) on year over {len(years)} GPUs, doubling "
         f"time = 1/slope; 95% percentile bootstrap over GPUs ({len(rows)} resamples "
-        f"with two or more years, seed {BOOTSTRAP_SEED})"
+        f"with two or more years, seed {core.BOOTSTRAP_SEED})"
     )
     point_fp32 = doubling_years(years, fp32)
     point_lowp = doubling_years(years, lowp)
@@ -244,27 +227,20 @@ def seeded_pair(seed: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     )
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def matmul_gflops(
-    seed: int, size: int, dtype: torch.dtype, device: torch.device, min_seconds: float
+    seed: int, size: int, dtype: torch.dtype, ctx: RunContext, min_seconds: float
 ) -> float:
-    """Sustained GFLOP/s of size x size matmuls (2 size^3 FLOP each) in `dtype`,
-    timed over at least min_seconds after one warm-up product."""
-    a, b = (m.to(device=device, dtype=dtype) for m in seeded_pair(seed, size))
+    """Sustained GFLOP/s of size x size matmuls (2 size^3 FLOP each) in `dtype` on
+    ctx.device, timed over at least min_seconds after one warm-up product."""
+    a, b = (m.to(device=ctx.device, dtype=dtype) for m in seeded_pair(seed, size))
     out = torch.empty_like(a)
     torch.matmul(a, b, out=out)  # warm-up: allocations, kernel choice, clocks
-    synchronize(device)
-    count, start = 0, time.perf_counter()
+    count, start = 0, ctx.clock()
     while True:
         torch.matmul(a, b, out=out)
         count += 1
-        if count % 4 == 0:  # sync rarely, so queued GPU kernels overlap
-            synchronize(device)
-            elapsed = time.perf_counter() - start
+        if count % 4 == 0:  # read the clock (a GPU sync) rarely, so kernels overlap
+            elapsed = ctx.clock() - start
             if elapsed >= min_seconds:
                 return 2.0 * size**3 * count / elapsed / 1e9
 
@@ -287,50 +263,40 @@ def live_precisions(device: torch.device) -> tuple[str, ...]:
 DTYPES = {FP32: torch.float32, BF16: torch.bfloat16}
 
 
-def live_row(seed: int, precision: str, metric: str, value: float, year: float):
-    return dict(seed=seed, precision=precision, metric=metric, value=value, year=year)
-
-
 def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    records = [table_records(load_table())]
-    device, name = ctx.device, device_name(ctx.device)
+    """The datasheet rows, then per seed the correct bits of each precision and,
+    where ctx.record_timings, the live matmul throughput (GFLOP/s)."""
+    device = ctx.device
     size = cfg.gpu_matmul_size if device.type == "cuda" else cfg.matmul_size
-    measured = dt.datetime.now(dt.UTC)
-    year = decimal_year(measured.date().isoformat())
-    rows = []
+    year = decimal_year(dt.datetime.now(dt.UTC).date().isoformat())
+    live = core.Records()
     for seed in ctx.progress(range(cfg.seeds), total=cfg.seeds, desc="live matmul"):
+        columns = dict(seed=seed, arm=LIVE, gpu=ctx.device_name())
         for precision in (FP32, BF16):
             bits = correct_bits(seed, cfg.error_size, DTYPES[precision], device)
-            rows.append(live_row(seed, precision, "correct_bits", bits, np.nan))
-        if not cfg.record_live:
+            live.add("correct_bits", bits, **columns, precision=precision, year=np.nan)
+        if not ctx.record_timings:
             continue
         for precision in live_precisions(device):
-            gflops = matmul_gflops(
-                seed, size, DTYPES[precision], device, cfg.min_seconds
-            )
-            rows.append(live_row(seed, precision, "live_gflops", gflops, year))
-    live = pd.DataFrame(rows).assign(arm=LIVE, gpu=name, source="")
-    records.append(live)
-    columns = ["seed", "arm", "precision", "gpu", "year", "source", "metric", "value"]
-    return pd.concat(records, ignore_index=True)[columns]
+            gflops = matmul_gflops(seed, size, DTYPES[precision], ctx, cfg.min_seconds)
+            live.add("live_gflops", gflops, **columns, precision=precision, year=year)
+    datasheet = table_records(load_table())
+    live_rows = live.frame().assign(source="")[datasheet.columns]
+    return pd.concat([datasheet, live_rows], ignore_index=True)
 
 
 # ---------------------------------------------------------------- summary, verdict
 
 
 def live_values(records: pd.DataFrame, metric: str, precision: str) -> np.ndarray:
-    rows = records[
-        (records["arm"] == LIVE)
-        & (records["metric"] == metric)
-        & (records["precision"] == precision)
-    ]
-    return rows.sort_values("seed")["value"].to_numpy(float)
+    """Per-seed values of one live metric and precision, by seed."""
+    return core.per_seed(records, metric, arm=LIVE, precision=precision).to_numpy()
 
 
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     estimates = doubling_estimates(records)
     for precision in (FP32, BF16):
-        estimates[f"{precision}_correct_bits"] = bootstrap(
+        estimates[f"{precision}_correct_bits"] = core.bootstrap(
             live_values(records, "correct_bits", precision),
             unit="bits",
             digits=1,
@@ -338,7 +304,7 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
         )
         gflops = live_values(records, "live_gflops", precision)
         if gflops.size:
-            estimates[f"live_{precision}_gflops"] = bootstrap(
+            estimates[f"live_{precision}_gflops"] = core.bootstrap(
                 gflops,
                 unit="GFLOP/s",
                 digits=1,
@@ -359,8 +325,8 @@ RULE = (
 
 def verdict(estimates: dict[str, Estimate]) -> Verdict:
     fp32, lowp = estimates[KEY], estimates["lowp_doubling_years"]
-    inside = all_of(fp32.above(MOORE_MIN_YEARS), fp32.below(MOORE_MAX_YEARS))
-    outside = any_of(fp32.below(MOORE_MIN_YEARS), fp32.above(MOORE_MAX_YEARS))
+    inside = core.all_of(fp32.above(MOORE_MIN_YEARS), fp32.below(MOORE_MAX_YEARS))
+    outside = core.any_of(fp32.below(MOORE_MIN_YEARS), fp32.above(MOORE_MAX_YEARS))
     reason = (
         f"FP32 peak doubles every {fp32.text()}; low-precision tensor peak every "
         f"{lowp.text()}"
@@ -371,7 +337,9 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         status = "refuted"
     else:
         status = "inconclusive"
-    return Verdict(status, reason, RULE)
+    # One threshold per estimate name: the upper end, which the key's CI sits
+    # nearest (the lower end, MOORE_MIN_YEARS, is in the rule's text).
+    return Verdict(status, reason, RULE, thresholds={KEY: MOORE_MAX_YEARS})
 
 
 # ---------------------------------------------------------------- charts
@@ -387,7 +355,7 @@ def trend_table(records: pd.DataFrame, pad_years: float = 1.0) -> pd.DataFrame:
         rows = resampled_rows(len(years))
         slopes, intercepts = resampled_fits(years, tflops, rows)
         curves = slopes[:, None] * grid[None, :] + intercepts[:, None]  # [R, Y]
-        tail = (1 - CONFIDENCE) / 2 * 100
+        tail = (1 - core.CONFIDENCE) / 2 * 100
         low, high = np.percentile(curves, [tail, 100 - tail], axis=0)  # [Y] each
         frames.append(
             pd.DataFrame(
@@ -405,7 +373,10 @@ def trend_table(records: pd.DataFrame, pad_years: float = 1.0) -> pd.DataFrame:
 
 
 def throughput_chart(records: pd.DataFrame) -> alt.LayerChart:
-    """Datasheet peaks, fitted trends with bootstrap bands, and the live point(s)."""
+    """Datasheet peaks, fitted trends with bootstrap bands, and the live point(s).
+
+    A special chart (points of one GPU each, a fitted exponential, the live mean on
+    the same axes), so it is drawn by hand."""
     x = alt.X(
         "year:Q",
         title="announcement year",
@@ -421,30 +392,25 @@ def throughput_chart(records: pd.DataFrame) -> alt.LayerChart:
         title=None,
         legend=alt.Legend(orient="bottom", columns=1, symbolOpacity=1, labelLimit=0),
     )
-    peaks = records[records["arm"] == DATASHEET].copy()
+    peaks = core.select(records, arm=DATASHEET).copy()
     peaks["series"] = peaks["precision"].map(SERIES_LABELS)
-    trend = trend_table(records)
-    band = (
-        alt.Chart(trend)
-        .mark_area(opacity=0.15)
-        .encode(x=x, y=alt.Y("low:Q", scale=y_scale), y2="high:Q", color=colour)
+    trend = alt.Chart(trend_table(records)).encode(
+        x=x,
+        color=colour,
+        tooltip=core.tooltips(
+            "series:N",
+            alt.Tooltip("year:Q", format=".1f"),
+            alt.Tooltip("fit:Q", title="fitted TFLOP/s", format=",.1f"),
+            alt.Tooltip("low:Q", title="95% band low", format=",.1f"),
+            alt.Tooltip("high:Q", title="95% band high", format=",.1f"),
+            alt.Tooltip("doubling_years:Q", title="doubling (years)", format=".2f"),
+        ),
     )
-    line = (
-        alt.Chart(trend)
-        .mark_line(strokeDash=[6, 3])
-        .encode(
-            x=x,
-            y=alt.Y("fit:Q", scale=y_scale, title=y_title),
-            color=colour,
-            tooltip=tooltip_fields(
-                "series:N",
-                alt.Tooltip("year:Q", format=".1f"),
-                alt.Tooltip("fit:Q", title="fitted TFLOP/s", format=",.1f"),
-                alt.Tooltip("low:Q", title="95% band low", format=",.1f"),
-                alt.Tooltip("high:Q", title="95% band high", format=",.1f"),
-                alt.Tooltip("doubling_years:Q", title="doubling (years)", format=".2f"),
-            ),
-        )
+    band = trend.mark_area(opacity=0.15).encode(
+        y=alt.Y("low:Q", scale=y_scale), y2="high:Q"
+    )
+    line = trend.mark_line(strokeDash=[6, 3]).encode(
+        y=alt.Y("fit:Q", scale=y_scale, title=y_title)
     )
     points = (
         alt.Chart(peaks)
@@ -453,7 +419,7 @@ def throughput_chart(records: pd.DataFrame) -> alt.LayerChart:
             x=x,
             y=alt.Y("value:Q", scale=y_scale),
             color=colour,
-            tooltip=tooltip_fields(
+            tooltip=core.tooltips(
                 "gpu:N",
                 "series:N",
                 alt.Tooltip("year:Q", format=".2f"),
@@ -463,91 +429,65 @@ def throughput_chart(records: pd.DataFrame) -> alt.LayerChart:
         )
     )
     layers = [band, line, points]
-    live = records[(records["arm"] == LIVE) & (records["metric"] == "live_gflops")]
+    live = core.select(records, arm=LIVE, metric="live_gflops")
     if len(live):
-        table = mean_ci_table(live, ["gpu", "precision", "year"], bootstrap)
+        table = core.ci_table(live, ["gpu", "precision", "year"], core.bootstrap)
         for column in ("mean", "low", "high"):
             table[column] /= 1000  # GFLOP/s -> TFLOP/s
         table["measurement"] = table["precision"].map(LIVE_LABELS)
-        live_kinds = table["precision"].tolist()
+        live_kinds = set(table["precision"])
         shape = alt.Shape(
             "measurement:N",
             title=None,
             scale=alt.Scale(
-                domain=[LIVE_LABELS[p] for p in LIVE_LABELS if p in set(live_kinds)],
-                range=["diamond", "square"][: len(set(live_kinds))],
+                domain=[LIVE_LABELS[p] for p in LIVE_LABELS if p in live_kinds],
+                range=["diamond", "square"][: len(live_kinds)],
             ),
             legend=alt.Legend(orient="bottom"),
         )
-        tooltip = tooltip_fields(
-            alt.Tooltip("gpu:N", title="device"),
-            "measurement:N",
-            alt.Tooltip("mean:Q", title="mean TFLOP/s", format=",.3f"),
-            alt.Tooltip("low:Q", title="95% CI low", format=",.3f"),
-            alt.Tooltip("high:Q", title="95% CI high", format=",.3f"),
-            alt.Tooltip("seeds:Q", title="timing repeats"),
+        base = alt.Chart(table).encode(
+            x=x,
+            tooltip=core.tooltips(
+                alt.Tooltip("gpu:N", title="device"),
+                "measurement:N",
+                alt.Tooltip("mean:Q", title="mean TFLOP/s", format=",.3f"),
+                alt.Tooltip("low:Q", title="95% CI low", format=",.3f"),
+                alt.Tooltip("high:Q", title="95% CI high", format=",.3f"),
+                alt.Tooltip("seeds:Q", title="timing repeats"),
+            ),
         )
-        base = alt.Chart(table).encode(x=x)
         layers += [
             base.mark_rule(color=LIVE_COLOUR, strokeWidth=2).encode(
                 y=alt.Y("low:Q", scale=y_scale), y2="high:Q"
             ),
             base.mark_point(size=110, filled=True, color=LIVE_COLOUR).encode(
-                y=alt.Y("mean:Q", scale=y_scale), shape=shape, tooltip=tooltip
+                y=alt.Y("mean:Q", scale=y_scale), shape=shape
             ),
         ]
-    return alt.layer(*layers).properties(
-        title="NVIDIA datacenter GPU peaks by year, and the machine that ran this",
-        width=560,
+    return core.sized(
+        alt.layer(*layers),
+        "NVIDIA datacenter GPU peaks by year, and the machine that ran this",
         height=320,
     )
 
 
 def precision_chart(records: pd.DataFrame) -> alt.LayerChart:
     """Correct bits of a matmul per precision: per-seed points, mean and 95% CI."""
-    rows = records[records["metric"] == "correct_bits"].copy()
+    rows = core.select(records, metric="correct_bits").copy()
     rows["precision"] = rows["precision"].str.upper()
-    table = mean_ci_table(rows, ["precision"], bootstrap)
-    y = alt.Y("precision:N", title=None, sort=["FP32", "BF16"])
-    x_title = "correct bits of the result, -log2(relative error)"
-    scale = alt.Scale(zero=True)
-    points = (
-        alt.Chart(rows)
-        .mark_point(opacity=0.6)
-        .encode(
-            x=alt.X("value:Q", title=x_title, scale=scale),
-            y=y,
-            tooltip=tooltip_fields(
-                "precision:N",
-                "seed:Q",
-                alt.Tooltip("value:Q", title="correct bits", format=".2f"),
-                alt.Tooltip("gpu:N", title="device"),
-            ),
-        )
+    table = core.ci_table(rows, ["precision", "gpu"], core.bootstrap)
+    chart = core.ci_dots(
+        table,
+        category="precision",
+        value_title="correct bits of the result, -log2(relative error)",
+        sort=["FP32", "BF16"],
+        seeds=rows,
+        fmt=".2f",
+        extra_tooltips=[alt.Tooltip("gpu:N", title="device")],
     )
-    interval = (
-        alt.Chart(table)
-        .mark_rule(strokeWidth=3)
-        .encode(x=alt.X("low:Q", scale=scale), x2="high:Q", y=y)
-    )
-    mean = (
-        alt.Chart(table)
-        .mark_tick(thickness=3, size=24)
-        .encode(
-            x=alt.X("mean:Q", scale=scale),
-            y=y,
-            tooltip=tooltip_fields(
-                "precision:N",
-                alt.Tooltip("mean:Q", title="mean correct bits", format=".2f"),
-                alt.Tooltip("low:Q", title="95% CI low", format=".2f"),
-                alt.Tooltip("high:Q", title="95% CI high", format=".2f"),
-                "seeds:Q",
-            ),
-        )
-    )
-    return (points + interval + mean).properties(
-        title="The price of low precision: bits a matmul gets right (vs float64)",
-        width=560,
+    return core.sized(
+        chart,
+        "The price of low precision: bits a matmul gets right (vs float64)",
         height=160,
     )
 

@@ -40,16 +40,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 from torch.nn import functional as F
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    tooltip_fields,
-)
+from essay_code import core
 
 TITLE = "Hyperparameter search"
 TWEETS = (17, 20)
@@ -68,7 +59,6 @@ FOREST = "random-forest"
 
 # Verdict thresholds, from POINTS.md.
 MIN_GAP = 5.0  # points of test accuracy: tuning matters a lot for the MLP
-KEY_THRESHOLD = MIN_GAP  # the dashboard draws the key number against this
 MIN_TRIALS = 20.0  # random-search trials to get within WITHIN of the best
 MAX_FOREST_GAP = 1.0  # points: the forest works with its defaults
 MIN_SPEEDUP = 3.0  # successive halving cuts the compute this much: mitigated
@@ -120,9 +110,6 @@ class Config:
     val_fraction: float = 0.2  # of all rows
     test_fraction: float = 0.2  # of all rows
     forest_trees: int = 100  # trees of every random forest (sklearn's default)
-    # CPU threads for torch and BLAS while a run lasts (0: library defaults). The
-    # models are tiny; on a shared machine spinning thread pools only slow it down.
-    cpu_threads: int = 1
 
 
 PROFILES = {
@@ -351,9 +338,12 @@ def successive_halving(val: np.ndarray, n0: int, eta: int) -> int:
 # ---------------------------------------------------------------- classical
 
 
-def forest_gap(data: tuple[np.ndarray, ...], cfg: Config, seed: int) -> dict:
+def forest_gap(
+    data: tuple[np.ndarray, ...], cfg: Config, seed: int, threads: int
+) -> dict:
     """Random forest test accuracy with sklearn's defaults and tuned on validation
-    over a small grid (max_features x max_depth), in points."""
+    over a small grid (max_features x max_depth), in points. A seeded forest is the
+    same for any number of jobs."""
     x_train, y_train, x_val, y_val, x_test, y_test = data
     grid = [
         {"max_features": f, "max_depth": d}
@@ -363,7 +353,7 @@ def forest_gap(data: tuple[np.ndarray, ...], cfg: Config, seed: int) -> dict:
     fits = []
     for params in grid:
         model = RandomForestClassifier(
-            n_estimators=cfg.forest_trees, random_state=seed, n_jobs=1, **params
+            n_estimators=cfg.forest_trees, random_state=seed, n_jobs=threads, **params
         ).fit(x_train, y_train)
         fits.append((model.score(x_val, y_val), model.score(x_test, y_test)))
     default = 100 * fits[0][1]  # grid[0] is sklearn's default (sqrt, None)
@@ -374,13 +364,8 @@ def forest_gap(data: tuple[np.ndarray, ...], cfg: Config, seed: int) -> dict:
 # ---------------------------------------------------------------- the run
 
 
-def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
-
-
-def run_seed(cfg: Config, ctx: RunContext, seed: int) -> list[dict]:
-    """All records of one data seed."""
+def run_seed(cfg: Config, ctx: core.RunContext, seed: int, records: core.Records):
+    """All records of one data seed, added to records."""
     arrays = load_split(seed, cfg)
     device = ctx.device
     data = tuple(
@@ -395,12 +380,9 @@ def run_seed(cfg: Config, ctx: RunContext, seed: int) -> list[dict]:
     grid_val, pool_val = val[1 : 1 + len(grid)], val[1 + len(grid) :]
     pool_test = test[1 + len(grid) :]
     R = cfg.max_epochs
-    records: list[dict] = []
 
     def record(arm: str, metric: str, value: float, **extra) -> None:
-        records.append(
-            {"seed": seed, "arm": arm, "metric": metric, "value": float(value), **extra}
-        )
+        records.add(metric, value, seed=seed, arm=arm, **extra)
 
     # Tuned = the best on validation of every trial trained (grid and random).
     best = int(np.argmax(val[:, -1]))
@@ -414,7 +396,7 @@ def run_seed(cfg: Config, ctx: RunContext, seed: int) -> list[dict]:
     _, long_test = train_group([DEFAULT], 1, data, long_cfg, 1000 * seed + 1)
     record(MLP, "default_long_test", long_test[0])
     record(MLP, "gap_vs_long_default", test[best] - long_test[0])
-    for name, value in forest_gap(arrays, cfg, seed).items():
+    for name, value in forest_gap(arrays, cfg, seed, ctx.threads).items():
         record(FOREST, name, value)
 
     # Replays: each search seed draws its own order of the grid / random pool.
@@ -451,16 +433,15 @@ def run_seed(cfg: Config, ctx: RunContext, seed: int) -> list[dict]:
     random_epochs = R * (reached[0] + 1 if len(reached) else len(pool))
     record(HALVING, "compute_ratio", random_epochs / halving_epochs(n0, R, cfg.eta))
     record(HALVING, "censored", float(len(reached) == 0))
-    return records
 
 
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+def run(cfg: Config, ctx: core.RunContext) -> pd.DataFrame:
     """Tidy records, one row per (seed, arm, metric[, epochs]); search-seed replays
     enter as their mean per data seed."""
-    records: list[dict] = []
+    records = core.Records()
     for seed in ctx.progress(range(cfg.seeds), total=cfg.seeds, desc="seeds"):
-        records += run_seed(cfg, ctx, seed)
-    frame = pd.DataFrame(records)
+        run_seed(cfg, ctx, seed, records)
+    frame = records.frame()
     for column in ("epochs", "starts"):
         if column not in frame:
             frame[column] = np.nan
@@ -470,45 +451,34 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
 # ---------------------------------------------------------------- summary
 
 
-def per_seed(records: pd.DataFrame, arm: str, metric: str) -> pd.Series:
-    rows = records[(records["arm"] == arm) & (records["metric"] == metric)]
-    return rows.set_index("seed")["value"].sort_index()
+# Estimate name -> (arm, metric, unit): each a bootstrap over data seeds.
+ESTIMATES = {
+    "mlp_tuning_gap": (MLP, "tuning_gap", "points"),
+    "mlp_default_test": (MLP, "default_test", "points"),
+    "mlp_tuned_test": (MLP, "tuned_test", "points"),
+    "mlp_default_long_test": (MLP, "default_long_test", "points"),
+    "mlp_gap_vs_long_default": (MLP, "gap_vs_long_default", "points"),
+    "forest_tuning_gap": (FOREST, "tuning_gap", "points"),
+    "forest_default_test": (FOREST, "default_test", "points"),
+    "forest_tuned_test": (FOREST, "tuned_test", "points"),
+    "random_trials_within": (RANDOM, "trials_within", "trials"),
+    "halving_compute_ratio": (HALVING, "compute_ratio", "x"),
+}
 
 
-def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    points = {"unit": "points", "digits": 1}
+def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
     estimates = {
-        "mlp_tuning_gap": bootstrap(per_seed(records, MLP, "tuning_gap"), **points),
-        "mlp_default_test": bootstrap(per_seed(records, MLP, "default_test"), **points),
-        "mlp_tuned_test": bootstrap(per_seed(records, MLP, "tuned_test"), **points),
-        "mlp_default_long_test": bootstrap(
-            per_seed(records, MLP, "default_long_test"), **points
-        ),
-        "mlp_gap_vs_long_default": bootstrap(
-            per_seed(records, MLP, "gap_vs_long_default"), **points
-        ),
-        "forest_tuning_gap": bootstrap(
-            per_seed(records, FOREST, "tuning_gap"), **points
-        ),
-        "forest_default_test": bootstrap(
-            per_seed(records, FOREST, "default_test"), **points
-        ),
-        "forest_tuned_test": bootstrap(
-            per_seed(records, FOREST, "tuned_test"), **points
-        ),
-        "random_trials_within": bootstrap(
-            per_seed(records, RANDOM, "trials_within"), unit="trials", digits=1
-        ),
-        "halving_compute_ratio": bootstrap(
-            per_seed(records, HALVING, "compute_ratio"), unit="x", digits=1
-        ),
+        name: core.bootstrap(
+            core.per_seed(records, metric, arm=arm), unit=unit, digits=1
+        )
+        for name, (arm, metric, unit) in ESTIMATES.items()
     }
     # Equal compute: grid vs random search after the whole grid's epochs.
-    curve = records[records["metric"] == "best_val"]
+    curve = core.select(records, metric="best_val")
     full = curve[curve["arm"] == GRID]["epochs"].max()
     at_full = curve[curve["epochs"] == full].set_index(["arm", "seed"])["value"]
     if RANDOM in at_full.index.get_level_values(0):
-        estimates["random_minus_grid_val"] = bootstrap(
+        estimates["random_minus_grid_val"] = core.bootstrap(
             at_full[RANDOM] - at_full[GRID], unit="points", digits=2
         )
     return estimates
@@ -527,7 +497,7 @@ RULE = (
 )
 
 
-def verdict(estimates: dict[str, Estimate]) -> Verdict:
+def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
     gap = estimates["mlp_tuning_gap"]
     trials = estimates["random_trials_within"]
     forest = estimates["forest_tuning_gap"]
@@ -537,7 +507,7 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         f"point {trials.text()}; forest tuning gap {forest.text()}; successive "
         f"halving compute ratio {ratio.text()}"
     )
-    claim = all_of(
+    claim = core.all_of(
         gap.above(MIN_GAP), trials.above(MIN_TRIALS), forest.below(MAX_FOREST_GAP)
     )
     if claim is False:
@@ -547,85 +517,52 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
     else:
         speedup = ratio.above(MIN_SPEEDUP)
         status = {True: "mitigated", False: "holds", None: "inconclusive"}[speedup]
-    return Verdict(status, reason, RULE)
+    thresholds = {
+        KEY: MIN_GAP,
+        "random_trials_within": MIN_TRIALS,
+        "forest_tuning_gap": MAX_FOREST_GAP,
+        "halving_compute_ratio": MIN_SPEEDUP,
+    }
+    return core.Verdict(status, reason, RULE, thresholds=thresholds)
 
 
 # ---------------------------------------------------------------- charts
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
-    curve = records[records["metric"] == "best_val"].copy()
+    curve = core.select(records, metric="best_val").copy()
     curve["strategy"] = curve["arm"].map(STRATEGY_LABELS)
-    table = mean_ci_table(curve, ["strategy", "epochs"], bootstrap)
-    x = alt.X("epochs:Q", scale=alt.Scale(type="log"), title="compute (epochs)")
-    y = alt.Y("mean:Q", scale=alt.Scale(zero=False), title="best validation acc (%)")
-    colour = alt.Color("strategy:N", title=None)
-    tips = tooltip_fields(
-        "strategy:N",
-        "epochs:Q",
-        alt.Tooltip("mean:Q", title="best val accuracy (%)", format=".2f"),
-        alt.Tooltip("low:Q", title="95% CI low", format=".2f"),
-        alt.Tooltip("high:Q", title="95% CI high", format=".2f"),
-        "seeds:Q",
-    )
-    base = alt.Chart(table).encode(x=x, color=colour)
-    budget = alt.layer(
-        base.mark_area(opacity=0.2).encode(y="low:Q", y2="high:Q"),
-        base.mark_line(point=True).encode(y=y, tooltip=tips),
-    ).properties(
-        title="Best validation accuracy vs compute spent (mean, 95% CI over seeds)",
-        width=560,
-        height=300,
+    budget = core.ci_curve(
+        core.ci_table(curve, ["strategy", "epochs"], core.bootstrap),
+        x="epochs",
+        x_title="compute (epochs)",
+        value_title="best validation accuracy (%)",
+        colour="strategy",
+        colour_sort=list(STRATEGY_LABELS.values()),
+        seeds=curve,
+        fmt=".2f",
+        log_x=True,
     )
     gaps = records[records["metric"].isin(["default_test", "tuned_test"])].copy()
     gaps["model"] = gaps["arm"].map({MLP: "MLP", FOREST: "random forest"})
     gaps["setting"] = gaps["metric"].map(
         {"default_test": "defaults", "tuned_test": "tuned"}
     )
-    gap_table = mean_ci_table(gaps, ["model", "setting"], bootstrap)
-    yy = alt.Y("model:N", title=None)
-    offset = alt.YOffset("setting:N")
-    scol = alt.Color("setting:N", title=None)
-    tuning = alt.layer(
-        alt.Chart(gap_table)
-        .mark_rule(strokeWidth=2)
-        .encode(
-            y=yy,
-            yOffset=offset,
-            color=scol,
-            x=alt.X("low:Q", scale=alt.Scale(zero=False), title="test accuracy (%)"),
-            x2="high:Q",
-        ),
-        alt.Chart(gap_table)
-        .mark_point(filled=True, size=80)
-        .encode(
-            y=yy,
-            yOffset=offset,
-            color=scol,
-            x="mean:Q",
-            tooltip=tooltip_fields(
-                "model:N",
-                "setting:N",
-                alt.Tooltip("mean:Q", title="test accuracy (%)", format=".2f"),
-                alt.Tooltip("low:Q", title="95% CI low", format=".2f"),
-                alt.Tooltip("high:Q", title="95% CI high", format=".2f"),
-                "seeds:Q",
-            ),
-        ),
-        alt.Chart(gaps)
-        .mark_point(opacity=0.45, size=25)
-        .encode(
-            y=yy,
-            yOffset=offset,
-            color=scol,
-            x="value:Q",
-            tooltip=tooltip_fields(
-                "model:N", "setting:N", "seed:Q", alt.Tooltip("value:Q", format=".2f")
-            ),
-        ),
-    ).properties(
-        title="Test accuracy with defaults and tuned (mean, 95% CI, seeds)",
-        width=560,
-        height=300,
+    tuning = core.ci_dots(
+        core.ci_table(gaps, ["model", "setting"], core.bootstrap),
+        category="model",
+        value_title="test accuracy (%)",
+        colour="setting",
+        colour_sort=["defaults", "tuned"],
+        seeds=gaps,
+        fmt=".2f",
     )
-    return {"budget_curves": budget, "tuning_gap": tuning}
+    return {
+        "budget_curves": core.sized(
+            budget,
+            "Best validation accuracy vs compute spent (mean, 95% CI over seeds)",
+        ),
+        "tuning_gap": core.sized(
+            tuning, "Test accuracy with defaults and tuned (mean, 95% CI, seeds)"
+        ),
+    }

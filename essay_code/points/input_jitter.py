@@ -44,17 +44,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.nn import functional as F
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    any_of,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    tooltip_fields,
-)
+from essay_code import core
 
 TITLE = "Small jitters and swapped colours"
 TWEETS = (2,)
@@ -85,7 +75,6 @@ SWAPS = PERMUTATIONS[1:]  # the 5 non-identity permutations
 
 # Verdict thresholds, from POINTS.md (input-jitter); not tuned.
 MIN_CNN_DROP = 20.0  # points the plain CNN must lose under a colour swap
-KEY_THRESHOLD = MIN_CNN_DROP  # the dashboard draws the key number against this
 MAX_ROBUST_DROP = 5.0  # points the classical arm (and a fix) may lose
 MAX_CLEAN_COST = 1.0  # clean-accuracy points a fix may cost
 # FGSM: the classical arm falls "as hard as" the CNN if its accuracy drop at the
@@ -97,9 +86,6 @@ FGSM_MARGIN = 5.0
 @dataclass(frozen=True)
 class Config:
     seeds: int = 5  # independent datasets and initialisations
-    # 1 intra-op thread: tiny ops gain nothing from a second one, and on a shared
-    # machine spinning threads multiplied CPU time (0: torch's default).
-    cpu_threads: int = 1
     image_size: int = 24  # pixels per side
     n_train: int = 2000  # training images per seed (balanced over 3 classes)
     n_test: int = 1000  # test images per seed
@@ -346,7 +332,7 @@ def train_cnns(
     train_y: torch.Tensor,
     seeds: list[int],
     cfg: Config,
-    ctx: RunContext,
+    ctx: core.RunContext,
 ) -> Logits:
     """Train one CNN per seed; return the seeds' models as one logit function.
 
@@ -373,7 +359,7 @@ def train_cnn(
     train_y: torch.Tensor,
     seed: int,
     cfg: Config,
-    ctx: RunContext,
+    ctx: core.RunContext,
 ) -> nn.Module:
     """One seed's CNN: train_x [n, 3, H, W] RGB, train_y [n]; Adam, cross-entropy."""
     torch.manual_seed(seed)
@@ -499,27 +485,26 @@ def evaluate(
     images: torch.Tensor,
     labels: torch.Tensor,
     directions: torch.Tensor,
+    seeds: list[int],
     cfg: Config,
-) -> list[dict]:
+) -> pd.DataFrame:
     """Every perturbation of the test set, for every arm's per-seed models.
 
     images [S, N, 3, H, W], labels [S, N], directions [S, N] (shift direction per
-    image). Each perturbed set is built once and shown to every arm. Returns rows
-    without the seed: arm, perturbation, size, channels, metric and per-seed
-    values [S].
+    image). Each perturbed set is built once and shown to every arm. Returns one
+    row per (seed, arm, perturbation, size, channels, metric).
     """
-    rows: list[dict] = []
+    records = core.Records()
 
     def add(arm, perturbation, size, channels, metric, values):
-        rows.append(
-            {
-                "arm": arm,
-                "perturbation": perturbation,
-                "size": float(size),
-                "channels": channels,
-                "metric": metric,
-                "values": values,
-            }
+        records.add_per_seed(
+            metric,
+            values,
+            seeds,
+            arm=arm,
+            perturbation=perturbation,
+            size=float(size),
+            channels=channels,
         )
 
     def accuracy(predicted: torch.Tensor) -> torch.Tensor:
@@ -541,13 +526,13 @@ def evaluate(
             attacked = (images + eps * sign).clamp(0.0, 1.0)
             predicted = predict(logits_of, attacked)
             add(arm, "fgsm", eps, "RGB", "accuracy", accuracy(predicted))
-    return rows
+    return records.frame()
 
 
 # ---------------------------------------------------------------- the run
 
 
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+def run(cfg: Config, ctx: core.RunContext) -> pd.DataFrame:
     """Records: one row per (seed, arm, perturbation, size, channels, metric)."""
     seeds = list(range(cfg.seeds))
     data = [make_dataset(cfg, seed) for seed in seeds]
@@ -569,26 +554,8 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
         else:
             models[arm] = train_cnns(arm, train_x, train_y, seeds, cfg, ctx)
     device = ctx.device
-    rows = evaluate(
-        models, test_x.to(device), test_y.to(device), directions.to(device), cfg
-    )
-    return pd.DataFrame(
-        [
-            {
-                "seed": seed,
-                **{k: v for k, v in row.items() if k != "values"},
-                "value": float(value),
-            }
-            for row in rows
-            for seed, value in zip(seeds, row["values"].cpu().numpy(), strict=True)
-        ]
-    )
-
-
-def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    """Every arm and condition (see run_arms), within cfg.cpu_threads."""
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
+    test = (test_x.to(device), test_y.to(device), directions.to(device))
+    return evaluate(models, *test, seeds, cfg)
 
 
 # ---------------------------------------------------------------- summary
@@ -598,11 +565,7 @@ def accuracy_by_seed(
     records: pd.DataFrame, arm: str, perturbation: str, size: float | None = None
 ) -> pd.Series:
     """Accuracy per seed (mean over sizes when size is None, e.g. the 5 swaps)."""
-    rows = records[
-        (records["arm"] == arm)
-        & (records["perturbation"] == perturbation)
-        & (records["metric"] == "accuracy")
-    ]
+    rows = core.select(records, arm=arm, perturbation=perturbation, metric="accuracy")
     if size is not None:
         rows = rows[np.isclose(rows["size"], size)]
     return rows.groupby("seed")["value"].mean()
@@ -619,6 +582,7 @@ def drops(records: pd.DataFrame, arm: str) -> dict[str, pd.Series]:
     hue = records.loc[records["perturbation"] == "hue", "size"].max()
     shift = records.loc[records["perturbation"] == "shift", "size"].max()
     eps = nearest_size(records, "fgsm", FGSM_REFERENCE_EPS)
+    fgsm = core.pivot_seeds(records, "accuracy", "size", arm=arm, perturbation="fgsm")
     return {
         "permutation": clean - accuracy_by_seed(records, arm, "channel-permutation"),
         "hue": clean - accuracy_by_seed(records, arm, "hue", hue),
@@ -626,59 +590,44 @@ def drops(records: pd.DataFrame, arm: str) -> dict[str, pd.Series]:
         "fgsm": clean - accuracy_by_seed(records, arm, "fgsm", eps),
         # The worst FGSM damage at any budget of the sweep (FGSM is one step, so
         # a larger epsilon is not always worse).
-        "fgsm_worst": clean - fgsm_accuracy(records, arm).min(axis=1),
+        "fgsm_worst": clean - fgsm.min(axis=1),
     }
 
 
-def fgsm_accuracy(records: pd.DataFrame, arm: str) -> pd.DataFrame:
-    """Accuracy under FGSM as a table [seed] x epsilon."""
-    rows = records[(records["arm"] == arm) & (records["perturbation"] == "fgsm")]
-    return rows.pivot_table(index="seed", columns="size", values="value")
-
-
-def flip_rate_by_seed(records: pd.DataFrame, arm: str, pixels: float) -> pd.Series:
-    rows = records[
-        (records["arm"] == arm)
-        & (records["metric"] == "flip_rate")
-        & np.isclose(records["size"], pixels)
-    ]
-    return rows.set_index("seed")["value"]
-
-
-def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    estimates: dict[str, Estimate] = {}
+def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
+    points = {"unit": "points", "digits": 1}
+    percent = {"unit": "%", "digits": 1}
+    estimates: dict[str, core.Estimate] = {}
     arm_drops = {arm: drops(records, arm) for arm in ARMS}
     clean = {arm: accuracy_by_seed(records, arm, "none") for arm in ARMS}
     for arm in ARMS:
         key = ARM_KEYS[arm]
-        estimates[f"clean_accuracy_{key}"] = bootstrap(clean[arm], unit="%", digits=1)
+        estimates[f"clean_accuracy_{key}"] = core.bootstrap(clean[arm], **percent)
         for name, values in arm_drops[arm].items():
-            estimates[f"{name}_drop_{key}"] = bootstrap(values, unit="points", digits=1)
-        estimates[f"shift_flip_{key}"] = bootstrap(
-            flip_rate_by_seed(records, arm, 1.0), unit="%", digits=1
-        )
+            estimates[f"{name}_drop_{key}"] = core.bootstrap(values, **points)
+        flips = core.per_seed(records, "flip_rate", arm=arm, size=1.0)
+        estimates[f"shift_flip_{key}"] = core.bootstrap(flips, **percent)
     for fix in FIXES:
-        estimates[f"clean_cost_{ARM_KEYS[fix]}"] = bootstrap(
+        estimates[f"clean_cost_{ARM_KEYS[fix]}"] = core.bootstrap(
             clean[PLAIN] - clean[fix],
-            unit="points",
-            digits=1,
             label=f"mean of plain CNN minus {fix} clean accuracy",
+            **points,
         )
-    estimates["fgsm_gap"] = bootstrap(
+    estimates["fgsm_gap"] = core.bootstrap(
         arm_drops[PLAIN]["fgsm"] - arm_drops[CLASSICAL]["fgsm"],
-        unit="points",
-        digits=1,
         label="mean of CNN minus HOG FGSM accuracy drop",
+        **points,
     )
-    estimates["fgsm_reference_eps"] = bootstrap(
-        [nearest_size(records, "fgsm", FGSM_REFERENCE_EPS)],
-        digits=3,
+    estimates["fgsm_reference_eps"] = core.exact(
+        nearest_size(records, "fgsm", FGSM_REFERENCE_EPS),
+        records["seed"].nunique(),
         label="the FGSM epsilon the drops are read at",
+        digits=3,
     )
     return estimates
 
 
-def fgsm_label(estimates: dict[str, Estimate]) -> str:
+def fgsm_label(estimates: dict[str, core.Estimate]) -> str:
     """Goodfellow et al.'s test: does the classical arm fall to FGSM as hard?"""
     as_hard = estimates["fgsm_gap"].below(FGSM_MARGIN)
     if as_hard is None:
@@ -702,34 +651,47 @@ RULE = (
 )
 
 
-def fix_passes(estimates: dict[str, Estimate], fix: str) -> bool | None:
+def thresholds() -> dict[str, float]:
+    """Every estimate the rule compares with a threshold, and that threshold."""
+    limits = {KEY: MIN_CNN_DROP, "hue_drop_cnn": MIN_CNN_DROP}
+    for arm in (CLASSICAL, *FIXES):
+        key = ARM_KEYS[arm]
+        limits[f"permutation_drop_{key}"] = MAX_ROBUST_DROP
+        limits[f"hue_drop_{key}"] = MAX_ROBUST_DROP
+    for fix in FIXES:
+        limits[f"clean_cost_{ARM_KEYS[fix]}"] = MAX_CLEAN_COST
+    limits["fgsm_gap"] = FGSM_MARGIN
+    return limits
+
+
+def fix_passes(estimates: dict[str, core.Estimate], fix: str) -> bool | None:
     key = ARM_KEYS[fix]
-    return all_of(
+    return core.all_of(
         estimates[f"permutation_drop_{key}"].below(MAX_ROBUST_DROP),
         estimates[f"hue_drop_{key}"].below(MAX_ROBUST_DROP),
         estimates[f"clean_cost_{key}"].below(MAX_CLEAN_COST),
     )
 
 
-def fix_summary(estimates: dict[str, Estimate], fix: str) -> str:
-    key = ARM_KEYS[fix]
+def fix_summary(estimates: dict[str, core.Estimate], fix: str) -> str:
+    perm, hue, cost = (
+        estimates[f"{name}_{ARM_KEYS[fix]}"].value
+        for name in ("permutation_drop", "hue_drop", "clean_cost")
+    )
     return (
-        f"{ARM_LABELS[fix]} loses {estimates[f'permutation_drop_{key}'].value:.1f} / "
-        f"{estimates[f'hue_drop_{key}'].value:.1f} at a clean cost of "
-        f"{estimates[f'clean_cost_{key}'].value:.1f}"
+        f"{ARM_LABELS[fix]} loses {perm:.1f} / {hue:.1f} at a clean cost of {cost:.1f}"
     )
 
 
-def verdict(estimates: dict[str, Estimate]) -> Verdict:
+def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
     cnn_perm, cnn_hue = estimates[KEY], estimates["hue_drop_cnn"]
     hog_perm, hog_hue = estimates["permutation_drop_hog"], estimates["hue_drop_hog"]
-    cnn_breaks = any_of(cnn_perm.above(MIN_CNN_DROP), cnn_hue.above(MIN_CNN_DROP))
-    classical_holds = all_of(
+    cnn_breaks = core.any_of(cnn_perm.above(MIN_CNN_DROP), cnn_hue.above(MIN_CNN_DROP))
+    classical_holds = core.all_of(
         hog_perm.below(MAX_ROBUST_DROP), hog_hue.below(MAX_ROBUST_DROP)
     )
-    failure = all_of(cnn_breaks, classical_holds)
-    passes = {fix: fix_passes(estimates, fix) for fix in FIXES}
-    fixed = any_of(*passes.values())
+    failure = core.all_of(cnn_breaks, classical_holds)
+    fixed = core.any_of(*(fix_passes(estimates, fix) for fix in FIXES))
     fix_text = "; ".join(fix_summary(estimates, fix) for fix in FIXES)
     reason = (
         f"plain CNN loses {cnn_perm.text()} under channel permutations and "
@@ -744,103 +706,74 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         status = "inconclusive"
     else:
         status = "mitigated" if fixed else "holds"
-    return Verdict(status, reason, RULE)
+    return core.Verdict(status, reason, RULE, thresholds=thresholds())
 
 
 # ---------------------------------------------------------------- charts
 
+ORDER = [ARM_LABELS[arm] for arm in ARMS]
+ACCURACY = "test accuracy (%)"
 
-def _ci_tips(x_field: str, x_title: str, value_title: str, fmt: str = ".1f") -> list:
-    return tooltip_fields(
-        alt.Tooltip("model:N", title="arm"),
-        alt.Tooltip(x_field, title=x_title),
-        alt.Tooltip("mean:Q", title=value_title, format=fmt),
-        alt.Tooltip("low:Q", title="95% CI low", format=fmt),
-        alt.Tooltip("high:Q", title="95% CI high", format=fmt),
-        "seeds:Q",
-    )
+
+def labelled(records: pd.DataFrame, **where) -> pd.DataFrame:
+    """The rows matching `where`, with the arm's label as `model`."""
+    rows = core.select(records, **where).copy()
+    rows["model"] = rows["arm"].map(ARM_LABELS)
+    return rows
 
 
 def _curve(
-    records: pd.DataFrame,
-    perturbation: str,
-    metric: str,
-    x_title: str,
-    y_title: str,
-    title: str,
+    records: pd.DataFrame, perturbation: str, x_title: str, title: str
 ) -> alt.LayerChart:
-    """Mean and 95% CI band over seeds, one line per arm, against perturbation size."""
-    rows = records[
-        (records["perturbation"] == perturbation) & (records["metric"] == metric)
-    ]
-    table = mean_ci_table(rows, ["arm", "size"], bootstrap)
-    table["model"] = table["arm"].map(ARM_LABELS)
-    order = [ARM_LABELS[arm] for arm in ARMS]
-    base = alt.Chart(table).encode(
-        x=alt.X("size:Q", title=x_title),
-        color=alt.Color("model:N", sort=order, title=None),
+    """Accuracy: mean and 95% CI band over seeds, one line per arm, against size."""
+    rows = labelled(records, perturbation=perturbation, metric="accuracy")
+    table = core.ci_table(rows, ["model", "size"], core.bootstrap)
+    chart = core.ci_curve(
+        table,
+        x="size",
+        x_title=x_title,
+        value_title=ACCURACY,
+        colour="model",
+        colour_sort=ORDER,
+        seeds=rows,
     )
-    band = base.mark_area(opacity=0.15).encode(y="low:Q", y2="high:Q")
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(domain=[0, 100])),
-        tooltip=_ci_tips("size:Q", x_title, y_title),
-    )
-    return (band + line).properties(title=title, width=560, height=300)
+    return core.sized(chart, title)
 
 
 def _permutation_chart(records: pd.DataFrame) -> alt.LayerChart:
     """Accuracy per channel order (RGB = clean), error bars over seeds."""
-    rows = records[
-        records["perturbation"].isin(["none", "channel-permutation"])
-        & (records["metric"] == "accuracy")
-    ]
-    table = mean_ci_table(rows, ["arm", "channels"], bootstrap)
-    table["model"] = table["arm"].map(ARM_LABELS)
-    order = [ARM_LABELS[arm] for arm in ARMS]
-    base = alt.Chart(table).encode(
-        x=alt.X(
-            "channels:N",
-            title="channel order fed to the model (RGB = unchanged)",
-            sort=[permutation_name(perm) for perm in PERMUTATIONS],
-            axis=alt.Axis(labelAngle=0),
-        ),
-        xOffset=alt.XOffset("model:N", sort=order),
-        color=alt.Color("model:N", sort=order, title=None),
+    rows = labelled(records, metric="accuracy")
+    rows = rows[rows["perturbation"].isin(["none", "channel-permutation"])]
+    chart = core.ci_dots(
+        core.ci_table(rows, ["model", "channels"], core.bootstrap),
+        category="channels",
+        category_title="channel order fed to the model (RGB = unchanged)",
+        sort=[permutation_name(perm) for perm in PERMUTATIONS],
+        value_title=ACCURACY,
+        colour="model",
+        colour_sort=ORDER,
+        seeds=rows,
     )
-    bars = base.mark_errorbar(ticks=True).encode(
-        y=alt.Y("low:Q", title="test accuracy (%)", scale=alt.Scale(domain=[0, 100])),
-        y2="high:Q",
-    )
-    dots = base.mark_point(filled=True, size=50).encode(
-        y="mean:Q",
-        tooltip=_ci_tips("channels:N", "channel order", "test accuracy %"),
-    )
-    return (bars + dots).properties(
-        title="Accuracy under each RGB channel permutation (mean, 95% CI over seeds)",
-        width=560,
-        height=300,
+    return core.sized(
+        chart,
+        "Accuracy under each RGB channel permutation (mean, 95% CI over seeds)",
+        height=360,
     )
 
 
 def _flip_chart(records: pd.DataFrame) -> alt.LayerChart:
-    rows = records[(records["metric"] == "flip_rate") & (records["size"] == 1.0)]
-    table = mean_ci_table(rows, ["arm"], bootstrap)
-    table["model"] = table["arm"].map(ARM_LABELS)
-    order = [ARM_LABELS[arm] for arm in ARMS]
-    base = alt.Chart(table).encode(
-        y=alt.Y("model:N", sort=order, title=None),
-        color=alt.Color("model:N", sort=order, title=None, legend=None),
+    rows = labelled(records, metric="flip_rate", size=1.0)
+    chart = core.ci_dots(
+        core.ci_table(rows, ["model"], core.bootstrap),
+        category="model",
+        sort=ORDER,
+        value_title="test predictions changed by a 1-pixel shift (%)",
+        seeds=rows,
+        fmt=".2f",
     )
-    x_title = "test predictions changed by a 1-pixel shift (%)"
-    bars = base.mark_errorbar(ticks=True).encode(
-        x=alt.X("low:Q", title=x_title), x2="high:Q"
-    )
-    dots = base.mark_point(filled=True, size=70).encode(
-        x="mean:Q", tooltip=_ci_tips("model:N", "arm", "flipped %", ".2f")
-    )
-    return (bars + dots).properties(
-        title="Predictions flipped by a 1-pixel shift (mean, 95% CI over seeds)",
-        width=560,
+    return core.sized(
+        chart,
+        "Predictions flipped by a 1-pixel shift (mean, 95% CI over seeds)",
         height=160,
     )
 
@@ -852,26 +785,20 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
         "hue_rotation": _curve(
             records,
             "hue",
-            "accuracy",
             "hue rotation (degrees)",
-            "test accuracy (%)",
             "Accuracy vs hue rotation (mean, 95% CI over seeds)",
         ),
         "shifts": _curve(
             records,
             "shift",
-            "accuracy",
             "shift (pixels, zeros enter)",
-            "test accuracy (%)",
             "Accuracy vs non-cyclic shift (mean, 95% CI)",
         ),
         "shift_flips": _flip_chart(records),
         "fgsm": _curve(
             records,
             "fgsm",
-            "accuracy",
             "FGSM epsilon (L-infinity, pixels in [0, 1])",
-            "test accuracy (%)",
             f"Accuracy under FGSM; HOG + logistic regression: {label}",
         ),
     }

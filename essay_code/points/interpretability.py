@@ -44,16 +44,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch.nn import functional as F
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    tooltip_fields,
-)
+from essay_code import core
+from essay_code.core import Estimate, RunContext, Verdict, all_of
 
 TITLE = "Interpretability"
 TWEETS = (13,)
@@ -84,7 +76,6 @@ MODEL_LABELS = {MLP: "MLP", FOREST: "random forest", LOGISTIC: "logistic regress
 # a rank correlation of at most 0.5 means the random network's attributions share
 # at most a weak ordering with the trained network's.
 MIN_AUROC = 0.9  # planted features recovered this well: AUROC of the ranking
-KEY_THRESHOLD = MIN_AUROC  # the dashboard draws the key number against this
 TOP_K = 5  # the shortcut is "flagged" when its mean rank is within the top 5
 MAX_RANDOM_SPEARMAN = 0.5  # randomisation check passes at or below this
 
@@ -106,9 +97,6 @@ class Config:
     ig_steps: int = 32  # Riemann (midpoint) steps of integrated gradients
     forest_trees: int = 100  # trees of the random forest
     permutation_repeats: int = 5  # shuffles per feature for permutation importance
-    # CPU threads for torch and BLAS while a run lasts (0: library defaults). The
-    # models are tiny; on a shared machine spinning thread pools only slow it down.
-    cpu_threads: int = 1
 
 
 PROFILES = {
@@ -314,38 +302,42 @@ def feature_rank(scores: np.ndarray, feature: int) -> float:
 # ---------------------------------------------------------------- the run
 
 
-def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
-
-
 def tensor(values: list[np.ndarray], device: torch.device) -> torch.Tensor:
     return torch.tensor(np.stack(values), dtype=torch.float32, device=device)
 
 
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     """Tidy records, one row per (seed, arm, metric). Attribution arms: auroc,
     shortcut_rank, shortcut_flagged and (MLP methods) random_spearman (per row)
     and random_spearman_global (of the per-feature means). Model arms:
     accuracy_iid, accuracy_shifted, accuracy_drop (points)."""
     seeds = list(range(cfg.seeds))
     data = {seed: make_data(cfg, np.random.default_rng(seed)) for seed in seeds}
-    records: list[dict] = []
-
-    def record(seed: int, arm: str, metric: str, value: float) -> None:
-        records.append({"seed": seed, "arm": arm, "metric": metric, "value": value})
+    records = core.Records()
 
     def attribution(seed: int, arm: str, scores: np.ndarray) -> None:
         ds = data[seed]
         rank = feature_rank(scores, ds.shortcut)
-        record(seed, arm, "auroc", relevance_auroc(scores, ds.relevant, ds.shortcut))
-        record(seed, arm, "shortcut_rank", rank)
-        record(seed, arm, "shortcut_flagged", float(rank <= TOP_K))
+        records.add_many(
+            {
+                "auroc": relevance_auroc(scores, ds.relevant, ds.shortcut),
+                "shortcut_rank": rank,
+                "shortcut_flagged": float(rank <= TOP_K),
+            },
+            seed=seed,
+            arm=arm,
+        )
 
     def accuracy(seed: int, arm: str, iid: float, shifted: float) -> None:
-        record(seed, arm, "accuracy_iid", 100 * iid)
-        record(seed, arm, "accuracy_shifted", 100 * shifted)
-        record(seed, arm, "accuracy_drop", 100 * (iid - shifted))
+        records.add_many(
+            {
+                "accuracy_iid": 100 * iid,
+                "accuracy_shifted": 100 * shifted,
+                "accuracy_drop": 100 * (iid - shifted),
+            },
+            seed=seed,
+            arm=arm,
+        )
 
     # All seeds' MLPs train as one batched model.
     device = ctx.device
@@ -384,21 +376,19 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
             attributions = np.abs(trained[method][index])  # [rows, d]
             attribution(seed, method, attributions.mean(axis=0))
             random_attributions = np.abs(randomised[method][index])
-            record(
-                seed,
-                method,
-                "random_spearman",
-                rowwise_spearman(attributions, random_attributions),
-            )
-            # The same check on the global ranking (mean |attribution| per feature).
-            record(
-                seed,
-                method,
-                "random_spearman_global",
-                rowwise_spearman(
-                    attributions.mean(axis=0, keepdims=True),
-                    random_attributions.mean(axis=0, keepdims=True),
-                ),
+            records.add_many(
+                {
+                    "random_spearman": rowwise_spearman(
+                        attributions, random_attributions
+                    ),
+                    # The same check on the global ranking (mean |attribution|).
+                    "random_spearman_global": rowwise_spearman(
+                        attributions.mean(axis=0, keepdims=True),
+                        random_attributions.mean(axis=0, keepdims=True),
+                    ),
+                },
+                seed=seed,
+                arm=method,
             )
         # Logistic regression: the data are standardised already.
         logistic = LogisticRegression(max_iter=1000).fit(ds.x_train, ds.y_train)
@@ -427,42 +417,39 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
             forest.score(ds.x_test, ds.y_test),
             forest.score(ds.x_shifted, ds.y_test),
         )
-    return pd.DataFrame(records)
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary
-
-
-def per_seed(records: pd.DataFrame, arm: str, metric: str) -> pd.Series:
-    rows = records[(records["arm"] == arm) & (records["metric"] == metric)]
-    return rows.set_index("seed")["value"].sort_index()
 
 
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     estimates: dict[str, Estimate] = {}
     for method in METHODS:
         short = SHORT[method]
-        estimates[f"{short}_auroc"] = bootstrap(
-            per_seed(records, method, "auroc"), digits=3
+        estimates[f"{short}_auroc"] = core.bootstrap(
+            core.per_seed(records, "auroc", arm=method), digits=3
         )
-        estimates[f"{short}_shortcut_rank"] = bootstrap(
-            per_seed(records, method, "shortcut_rank"), digits=1, label="mean rank"
+        estimates[f"{short}_shortcut_rank"] = core.bootstrap(
+            core.per_seed(records, "shortcut_rank", arm=method),
+            digits=1,
+            label="mean rank",
         )
-        estimates[f"{short}_shortcut_flagged"] = bootstrap(
-            100 * per_seed(records, method, "shortcut_flagged"),
+        estimates[f"{short}_shortcut_flagged"] = core.bootstrap(
+            100 * core.per_seed(records, "shortcut_flagged", arm=method),
             unit="% of seeds",
             digits=0,
         )
     for method in (IG, GXI):
         for metric in ("random_spearman", "random_spearman_global"):
-            estimates[f"{SHORT[method]}_{metric}"] = bootstrap(
-                per_seed(records, method, metric), digits=2
+            estimates[f"{SHORT[method]}_{metric}"] = core.bootstrap(
+                core.per_seed(records, metric, arm=method), digits=2
             )
     for model in MODELS:
         short = {MLP: "mlp", FOREST: "forest", LOGISTIC: "logistic"}[model]
         for metric in ("accuracy_iid", "accuracy_shifted", "accuracy_drop"):
-            estimates[f"{short}_{metric}"] = bootstrap(
-                per_seed(records, model, metric), unit="points", digits=1
+            estimates[f"{short}_{metric}"] = core.bootstrap(
+                core.per_seed(records, metric, arm=model), unit="points", digits=1
             )
     return estimates
 
@@ -490,7 +477,12 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         auroc.above(MIN_AUROC), rank.below(TOP_K), spearman.below(MAX_RANDOM_SPEARMAN)
     )
     status = {True: "holds", False: "refuted", None: "inconclusive"}[decided]
-    return Verdict(status, reason, RULE)
+    thresholds = {
+        KEY: MIN_AUROC,
+        "ig_shortcut_rank": float(TOP_K),
+        "ig_random_spearman": MAX_RANDOM_SPEARMAN,
+    }
+    return Verdict(status, reason, RULE, thresholds)
 
 
 # ---------------------------------------------------------------- charts
@@ -504,63 +496,28 @@ def dot_chart(
     title: str,
     x_title: str,
     x_format: str,
-    threshold: float | None = None,
+    thresholds: dict[str, float] | None = None,
     colour: str | None = None,
 ) -> alt.LayerChart:
     """Mean with a 95% CI bar per category (rows), plus per-seed points."""
-    by = [category] if colour is None else [category, colour]
-    table = mean_ci_table(rows, by, bootstrap)
-    y = alt.Y(f"{category}:N", sort=order, title=None)
-    extra = {} if colour is None else {"color": alt.Color(f"{colour}:N", title=None)}
-    offset = {} if colour is None else {"yOffset": alt.YOffset(f"{colour}:N")}
-    tips = [f"{category}:N"] + ([f"{colour}:N"] if colour else [])
-    bars = (
-        alt.Chart(table)
-        .mark_rule(strokeWidth=2)
-        .encode(y=y, x=alt.X("low:Q", title=x_title), x2="high:Q", **extra, **offset)
+    table = core.ci_table(
+        rows, [category] + ([colour] if colour else []), core.bootstrap
     )
-    means = (
-        alt.Chart(table)
-        .mark_point(filled=True, size=80)
-        .encode(
-            y=y,
-            x="mean:Q",
-            **extra,
-            **offset,
-            tooltip=tooltip_fields(
-                *tips,
-                alt.Tooltip("mean:Q", title="mean over seeds", format=x_format),
-                alt.Tooltip("low:Q", title="95% CI low", format=x_format),
-                alt.Tooltip("high:Q", title="95% CI high", format=x_format),
-                "seeds:Q",
-            ),
-        )
+    chart = core.ci_dots(
+        table,
+        category=category,
+        value_title=x_title,
+        sort=order,
+        colour=colour,
+        seeds=rows,
+        thresholds=thresholds,
+        fmt=x_format,
     )
-    points = (
-        alt.Chart(rows)
-        .mark_point(opacity=0.45, size=25)
-        .encode(
-            y=y,
-            x="value:Q",
-            **extra,
-            **offset,
-            tooltip=tooltip_fields(
-                *tips, "seed:Q", alt.Tooltip("value:Q", title=x_title, format=x_format)
-            ),
-        )
-    )
-    layers = [bars, means, points]
-    if threshold is not None:
-        layers.append(
-            alt.Chart(pd.DataFrame({"threshold": [threshold]}))
-            .mark_rule(strokeDash=[4, 4], opacity=0.6)
-            .encode(x="threshold:Q", tooltip=tooltip_fields("threshold:Q"))
-        )
-    return alt.layer(*layers).properties(title=title, width=560, height=300)
+    return core.sized(chart, title)
 
 
 def method_rows(records: pd.DataFrame, metric: str) -> pd.DataFrame:
-    rows = records[records["metric"] == metric].copy()
+    rows = core.select(records, metric=metric).copy()
     rows["method"] = rows["arm"].map(METHOD_LABELS)
     return rows
 
@@ -582,7 +539,7 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
             title="Planted features recovered (mean, 95% CI over seeds)",
             x_title="AUROC of the feature ranking (relevant vs noise)",
             x_format=".3f",
-            threshold=MIN_AUROC,
+            thresholds={"minimum AUROC": MIN_AUROC},
         ),
         "shortcut_rank": dot_chart(
             method_rows(records, "shortcut_rank"),
@@ -591,7 +548,7 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
             title="Rank of the shortcut feature (1 = most important)",
             x_title="rank of the shortcut among the features",
             x_format=".1f",
-            threshold=TOP_K,
+            thresholds={"flagged: top k": float(TOP_K)},
         ),
         "randomisation_check": dot_chart(
             method_rows(records, "random_spearman"),
@@ -600,7 +557,7 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
             title="Randomisation check: trained vs random-weight attributions",
             x_title="Spearman correlation per row (low = depends on the weights)",
             x_format=".2f",
-            threshold=MAX_RANDOM_SPEARMAN,
+            thresholds={"maximum Spearman": MAX_RANDOM_SPEARMAN},
         ),
         "shortcut_accuracy": dot_chart(
             accuracy,

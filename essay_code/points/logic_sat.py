@@ -44,16 +44,8 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.nn import functional as F
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    tooltip_fields,
-)
+from essay_code import core
+from essay_code.core import Estimate, RunContext, Verdict, all_of, bootstrap
 
 TITLE = "Logic: 3-SAT solvers vs deep nets"
 TWEETS = (15,)
@@ -66,17 +58,17 @@ ARMS = (DL_ARM, SHORTCUT_ARM, SOLVER_ARM)
 
 # Verdict thresholds, from POINTS.md (logic-sat); not tuned.
 MAX_HOLDS_ACCURACY = 75.0  # % the net may reach at the largest n for "holds"
-KEY_THRESHOLD = MAX_HOLDS_ACCURACY  # the dashboard draws the key number against this
 REFUTE_ACCURACY = 85.0  # % at n = REFUTE_N that refutes the claim (NeuroSAT's SR(40))
 REFUTE_N = 40  # the size NeuroSAT reported its 85% on
 MAX_SOLVER_MS = 10.0  # "small" median solver time at the largest n, milliseconds
 SOLVER_EXACT = 100.0  # % of the solver's models that must satisfy every clause
+CHANCE = 50.0  # % accuracy of a coin flip on balanced sat/unsat sets
+THRESHOLD_RATIO = 4.26  # clauses per variable where random 3-SAT turns unsatisfiable
 
 
 @dataclass(frozen=True)
 class Config:
     seeds: int = 5  # independent data sets, inits and minibatch orders
-    cpu_threads: int = 1  # see run(): 1 thread, as every small point here
     train_n_min: int = 10  # smallest n (variables) of the training pairs
     train_n_max: int = 20  # largest n of the training pairs
     train_pairs: int = 800  # SR-style (sat, unsat) training pairs per seed
@@ -98,9 +90,6 @@ class Config:
     batch_pairs: int = 16  # pairs per minibatch
     lr: float = 2e-3  # Adam learning rate
     clip: float = 0.65  # gradient-norm clip (NeuroSAT's value)
-    # Record wall-clock solve times (volatile: the only records that differ between
-    # two runs with the same seeds). Off in smoke so the determinism test applies.
-    time_solver: bool = True
 
 
 PROFILES = {
@@ -117,7 +106,6 @@ PROFILES = {
         "decode_rounds": 6,
         "train_steps": 10,
         "batch_pairs": 8,
-        "time_solver": False,
     },
     "full": {
         "seeds": 10,
@@ -139,6 +127,11 @@ PROFILES = {
 # ---------------------------------------------------------------- data
 # An instance is (n, clauses): clauses an int array [m, 3] of DIMACS literals, +v or
 # -v for variable v in 1..n, three distinct variables per clause.
+
+
+def literal_index(n: int, clauses: np.ndarray) -> np.ndarray:
+    """Literal k in 0..2n-1 of each DIMACS literal: +v is v - 1, -v is n + v - 1."""
+    return np.where(clauses > 0, clauses - 1, n + np.abs(clauses) - 1)
 
 
 def random_clauses(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
@@ -281,8 +274,9 @@ def statistics(n: int, clauses: np.ndarray) -> np.ndarray:
     n reads the same scale at large n (no n itself: the shortcut, like the net, must
     carry over from small to large n).
     """
-    index = np.where(clauses > 0, clauses - 1, n + np.abs(clauses) - 1).ravel()
-    counts = np.bincount(index, minlength=2 * n).astype(float)  # [2n] occurrences
+    counts = np.bincount(literal_index(n, clauses).ravel(), minlength=2 * n).astype(
+        float
+    )  # [2n] occurrences
     positive, negative = counts[:n], counts[n:]
     per_variable = positive + negative  # [n]
     mean = max(counts.mean(), 1e-9)
@@ -349,7 +343,7 @@ def make_graph(
     edge_literal, edge_clause, flip, literal_graph, clause_graph = [], [], [], [], []
     literal_offset = clause_offset = 0
     for graph, (n, clauses) in enumerate(instances):
-        local = np.where(clauses > 0, clauses - 1, n + np.abs(clauses) - 1)  # [m, 3]
+        local = literal_index(n, clauses)  # [m, 3]
         edge_literal.append(literal_offset + local.ravel())
         edge_clause.append(clause_offset + np.repeat(np.arange(len(clauses)), 3))
         flip.append(
@@ -385,12 +379,6 @@ def segment_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.T
 # ---------------------------------------------------------------- NeuroSAT-lite
 
 
-def mlp(inputs: int, hidden: int, outputs: int) -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, outputs)
-    )
-
-
 class NeuroSATLite(nn.Module):
     """Selsam et al.'s NeuroSAT, smaller and cheaper.
 
@@ -405,10 +393,10 @@ class NeuroSATLite(nn.Module):
     def __init__(self, hidden: int) -> None:
         super().__init__()
         self.literal_init = nn.Parameter(torch.randn(hidden) / hidden**0.5)
-        self.literal_message = mlp(hidden, hidden, hidden)
-        self.clause_message = mlp(hidden, hidden, hidden)
+        self.literal_message = core.mlp([hidden, hidden, hidden])
+        self.clause_message = core.mlp([hidden, hidden, hidden])
         self.literal_update = nn.GRUCell(2 * hidden, hidden)  # clauses + own negation
-        self.vote = mlp(hidden, hidden, 1)
+        self.vote = core.mlp([hidden, hidden, 1])
 
     def embeddings(self, graph: Graph, rounds: int) -> list[torch.Tensor]:
         """Literal embeddings [N, d] after each round 1..rounds."""
@@ -580,34 +568,8 @@ def accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 
 def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    """Records: (seed, arm, test_set in {pairs, ratio}, n, ratio, metric, value).
-
-    Runs torch, BLAS and OpenMP on cfg.cpu_threads threads: the net's ops (a few
-    thousand rows of 32 numbers) and the small MLP fits gain nothing from intra-op
-    threads, and on a busy 2-core machine two threads spin-waited for about eight
-    times the CPU time of one (measured while writing this point). The records are
-    the same either way.
-    """
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_seeds(cfg, ctx)
-
-
-def run_seeds(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    records: list[dict] = []
-
-    def record(seed, arm, test_set, n, ratio, metric, value):
-        records.append(
-            {
-                "seed": seed,
-                "arm": arm,
-                "test_set": test_set,
-                "n": n,
-                "ratio": ratio,
-                "metric": metric,
-                "value": float(value),
-            }
-        )
-
+    """Records: (seed, arm, test_set in {pairs, ratio}, n, ratio, metric, value)."""
+    records = core.Records()
     for seed in ctx.progress(range(cfg.seeds), desc="seeds"):
         data = seed_data(cfg, seed)
         net = train_net(*data["train"], cfg, seed, ctx)
@@ -617,31 +579,32 @@ def run_seeds(cfg: Config, ctx: RunContext) -> pd.DataFrame:
             for ratio in cfg.sweep_ratios
         ]
         for test_set, n, ratio, instances, labels in sets:
+            where = {"test_set": test_set, "n": n, "ratio": ratio}
             predicted, decodes = evaluate_net(
                 net, instances, cfg, ctx, decode=test_set == "pairs"
             )
-            cell = (seed, DL_ARM, test_set, n, ratio)
-            record(*cell, "accuracy", accuracy(predicted, labels))
+            dl = {"seed": seed, "arm": DL_ARM, **where}
+            records.add("accuracy", accuracy(predicted, labels), **dl)
             sat_predicted = predicted & labels.astype(bool)
             # Decoding is tried on the pairs only, and is undefined when the net
             # calls no satisfiable instance satisfiable.
             if test_set == "pairs" and sat_predicted.any():
-                record(*cell, "decoded", 100.0 * decodes[sat_predicted].mean())
-            record(*cell, "sat_fraction", 100.0 * labels.mean())
+                records.add("decoded", 100.0 * decodes[sat_predicted].mean(), **dl)
+            records.add("sat_fraction", 100.0 * labels.mean(), **dl)
             shortcut_predicted = shortcut_predict(shortcut, instances)
-            record(
-                seed,
-                SHORTCUT_ARM,
-                test_set,
-                n,
-                ratio,
+            records.add(
                 "accuracy",
                 accuracy(shortcut_predicted, labels),
+                seed=seed,
+                arm=SHORTCUT_ARM,
+                **where,
             )
-            solver = solver_run(instances, labels, cfg.time_solver, test_set == "pairs")
-            for metric, value in solver.items():
-                record(seed, SOLVER_ARM, test_set, n, ratio, metric, value)
-    return pd.DataFrame(records)
+            # Wall-clock times only where the runner asks for timings (not smoke).
+            solver = solver_run(
+                instances, labels, ctx.record_timings, test_set == "pairs"
+            )
+            records.add_many(solver, seed=seed, arm=SOLVER_ARM, **where)
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary

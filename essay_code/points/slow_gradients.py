@@ -39,20 +39,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    bootstrap,
-    bootstrap_slope,
-    cpu_threads,
-    mean_ci_table,
-    stack_seeded,
-    tooltip_fields,
-)
+from essay_code import core
+from essay_code.core import Estimate, RunContext, Verdict, bootstrap
 
 TITLE = "Gradient descent needs many samples"
 TWEETS = (3,)
@@ -70,7 +59,6 @@ ARM_LABELS = {
 
 # Verdict thresholds, from POINTS.md (slow-gradients); not tuned.
 MIN_RATIO = 100.0  # the MLP must need at least this many times elimination's samples
-KEY_THRESHOLD = MIN_RATIO  # the dashboard draws the key number against this
 
 # Separate random streams per (seed, n, k), so arms and conditions can share them.
 STREAM_SAMPLES, STREAM_NOISE, STREAM_TEST, STREAM_SECRET = range(4)
@@ -96,13 +84,6 @@ class Config:
     max_samples: int = 300_000  # the MLP's sample budget; past it a seed is unsolved
     subset_max_samples: int = 4096  # sample cap for both classical arms
     label_noise: float = 0.05  # share of training labels flipped in the noise arm
-    # Wall time varies between runs, so the smoke profile (compared run to run in the
-    # tests) leaves it out of the records.
-    record_wall_time: bool = True
-    # torch intra-op threads while the MLPs train on a CPU (0: torch's default). The
-    # matmuls are tiny, so a second thread saves nothing, and when other processes
-    # share the cores a spinning thread pool made each step many times slower.
-    cpu_threads: int = 1
 
 
 PROFILES = {
@@ -113,7 +94,6 @@ PROFILES = {
         "test_size": 256,
         "max_samples": 20_000,
         "subset_max_samples": 512,
-        "record_wall_time": False,
     },
     "full": {
         "seeds": 10,
@@ -296,38 +276,17 @@ def search_subsets(stream: ParityStream, k: int, noisy: bool, max_samples: int):
 # ---------------------------------------------------------------- the MLP
 
 
-def make_mlp(n: int, width: int) -> nn.Module:
-    """The single-seed model: n -> width ReLU units -> one output (a sign)."""
-    return nn.Sequential(nn.Linear(n, width), nn.ReLU(), nn.Linear(width, 1))
-
-
-class StackedMLP:
-    """One make_mlp per seed, as stacked weights run with batched matmuls.
-
-    stack_seeded builds each seed's model exactly as a single run with that seed
-    would, and the weights are laid out for torch.baddbmm, about twice as fast on a
-    CPU as vmap over functional_call for this small network. The seeds share no
-    weights, so summing their losses gives each seed its own SGD step.
-    """
+class ParityMLP(core.StackedMLP):
+    """One n -> width ReLU -> 1 MLP per seed (core.mlp((n, width, 1)), nn.Linear's
+    default init from torch.manual_seed(seed)), trained all at once by plain SGD.
+    The seeds share no weights, so summing their losses gives each its own step."""
 
     def __init__(self, n: int, width: int, seeds: list[int], device: torch.device):
-        _skeleton, params = stack_seeded(lambda: make_mlp(n, width), seeds, device)
-        self.w1 = params["0.weight"].detach().transpose(1, 2).contiguous()  # [S, n, w]
-        self.b1 = params["0.bias"].detach().unsqueeze(1).clone()  # [S, 1, w]
-        self.w2 = params["2.weight"].detach().transpose(1, 2).contiguous()  # [S, w, 1]
-        self.b2 = params["2.bias"].detach().unsqueeze(1).clone()  # [S, 1, 1]
-        self.params = [self.w1, self.b1, self.w2, self.b2]
-        for param in self.params:
-            param.requires_grad_(True)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """x [S, batch, n] -> outputs [S, batch]."""
-        hidden = torch.baddbmm(self.b1, x, self.w1).relu()  # [S, batch, w]
-        return torch.baddbmm(self.b2, hidden, self.w2).squeeze(-1)
+        super().__init__((n, width, 1), seeds, device)
 
     def sgd_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> None:
         """One SGD step on the hinge loss, each seed on its own batch x [S, b, n]."""
-        per_seed = torch.relu(1.0 - y * self(x)).mean(dim=1)  # [S]
+        per_seed = torch.relu(1.0 - y * self(x).squeeze(-1)).mean(dim=1)  # [S]
         grads = torch.autograd.grad(per_seed.sum(), self.params)
         with torch.no_grad():
             for param, grad in zip(self.params, grads, strict=True):
@@ -336,18 +295,10 @@ class StackedMLP:
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Share of correct signs per seed: x [S, m, n], y [S, m] -> [S]."""
-        return (self(x) * y > 0).float().mean(dim=1)
+        return (self(x).squeeze(-1) * y > 0).float().mean(dim=1)
 
 
 def train_mlps(
-    n: int, cfg: Config, noisy: bool, ctx: RunContext
-) -> dict[str, np.ndarray]:
-    """Train every seed at dimension n (see _train_mlps) with cfg.cpu_threads."""
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return _train_mlps(n, cfg, noisy, ctx)
-
-
-def _train_mlps(
     n: int, cfg: Config, noisy: bool, ctx: RunContext
 ) -> dict[str, np.ndarray]:
     """Train every seed at dimension n at once until each reaches the target.
@@ -362,7 +313,7 @@ def _train_mlps(
         raise ValueError("eval_every must be a multiple of batch_size")
     seeds = list(range(cfg.seeds))
     device = ctx.device
-    model = StackedMLP(n, cfg.width, seeds, device)
+    model = ParityMLP(n, cfg.width, seeds, device)
     streams = [ParityStream(seed, n, cfg, cfg.eval_every) for seed in seeds]
     tests = [held_out(seed, n, cfg) for seed in seeds]
     test_x = torch.stack([x for x, _ in tests]).to(device)  # [S, test_size, n]
@@ -374,14 +325,14 @@ def _train_mlps(
     wall = np.zeros(len(seeds))
     seen, clock, evaluated = 0, 0.0, 0
     while seen < cfg.max_samples and not solved.all():
-        started = time.perf_counter()
+        started = ctx.clock()
         chunks = [stream.next_chunk() for stream in streams]
         x = torch.stack([chunk[0] for chunk in chunks]).to(device)  # [S, chunk, n]
         y = torch.stack([chunk[2 if noisy else 1] for chunk in chunks]).to(device)
         for start in range(0, cfg.eval_every, cfg.batch_size):
             end = start + cfg.batch_size
             model.sgd_step(x[:, start:end], y[:, start:end], cfg.lr)
-        clock += time.perf_counter() - started
+        clock += ctx.clock() - started
         seen += cfg.eval_every
         due = seen >= evaluated * (1 + cfg.eval_growth) or seen >= cfg.max_samples
         if not due:
@@ -401,7 +352,8 @@ def _train_mlps(
 
 
 def classical_arms(seed: int, n: int, cfg: Config, noisy: bool) -> list[tuple]:
-    """(arm, samples, solved, held-out accuracy, wall seconds) per classical arm."""
+    """(arm, samples, solved, held-out accuracy, wall seconds) per classical arm.
+    Both run on the CPU (Python ints and numpy), so perf_counter times them."""
     test_x, test_y = held_out(seed, n, cfg)
     results = []
     started = time.perf_counter()
@@ -425,86 +377,66 @@ def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
 
     Metrics: samples (to the first held-out accuracy >= target, or the cap), solved
     (1 if the target was reached within the cap), heldout_accuracy (on clean labels,
-    at that point) and, unless record_wall_time is off, wall_seconds.
+    at that point) and, where ctx.record_timings, wall_seconds.
     """
     if cfg.label_noise <= 0:
         raise ValueError("label_noise must be > 0: it defines the noise side arm")
-    records: list[dict] = []
+    records = core.Records()
 
     def record(seed, arm, n, noise, samples, solved, accuracy, wall):
-        metrics = {
-            "samples": samples,
-            "solved": float(solved),
-            "heldout_accuracy": accuracy,
-        }
-        if cfg.record_wall_time:
+        metrics = {"samples": samples, "solved": solved, "heldout_accuracy": accuracy}
+        if ctx.record_timings:
             metrics["wall_seconds"] = wall
-        for metric, value in metrics.items():
-            records.append(
-                {
-                    "seed": seed,
-                    "arm": arm,
-                    "n": n,
-                    "label_noise": noise,
-                    "metric": metric,
-                    "value": float(value),
-                }
-            )
+        records.add_many(metrics, seed=seed, arm=arm, n=n, label_noise=noise)
 
     conditions = [(n, noise) for n in cfg.sizes for noise in (0.0, cfg.label_noise)]
     for n, noise in ctx.progress(conditions, total=len(conditions), desc="n x noise"):
         mlp = train_mlps(n, cfg, noisy=noise > 0, ctx=ctx)
         for seed in range(cfg.seeds):
-            record(
-                seed,
-                MLP,
-                n,
-                noise,
-                mlp["samples"][seed],
-                mlp["solved"][seed],
-                mlp["accuracy"][seed],
-                mlp["wall"][seed],
-            )
+            values = [mlp[key][seed] for key in ("samples", "solved", "accuracy")]
+            record(seed, MLP, n, noise, *values, mlp["wall"][seed])
             for arm, *values in classical_arms(seed, n, cfg, noisy=noise > 0):
                 record(seed, arm, n, noise, *values)
-    return pd.DataFrame(records)
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary
 
 
-def per_seed(
+def by_n(
     records: pd.DataFrame, arm: str, metric: str, noisy: bool = False
 ) -> pd.DataFrame:
     """One metric as a table [seed x n] for one arm and condition."""
-    noise = records["label_noise"] > 0
-    rows = records[
-        (records["arm"] == arm)
-        & (records["metric"] == metric)
-        & (noise if noisy else ~noise)
-    ]
-    return rows.pivot_table(index="seed", columns="n", values="value")
+    noise = records["label_noise"].max() if noisy else 0.0
+    return core.pivot_seeds(records, metric, "n", arm=arm, label_noise=noise)
 
 
 def solved_sizes(records: pd.DataFrame) -> list[int]:
     """Sizes at which every seed of both the MLP and elimination solved (clean)."""
-    both = (per_seed(records, MLP, "solved") > 0).all() & (
-        per_seed(records, GF2, "solved") > 0
+    both = (by_n(records, MLP, "solved") > 0).all() & (
+        by_n(records, GF2, "solved") > 0
     ).all()
     return [int(n) for n in both.index[both.to_numpy()]]
 
 
-def constant(value: float, seeds: int, *, label: str, unit: str = "") -> Estimate:
-    """A number fixed by the design (no sampling error), as an Estimate to print."""
-    return Estimate(float(value), float(value), float(value), label, seeds, unit, 0)
-
-
 def exponent(records: pd.DataFrame, arm: str, sizes: list[int]) -> Estimate:
     """Fitted power-law exponent of clean samples-to-solve over the given sizes."""
-    samples = per_seed(records, arm, "samples")[sizes].to_numpy()  # [seeds, sizes]
+    samples = by_n(records, arm, "samples")[sizes].to_numpy()  # [seeds, sizes]
     x = np.broadcast_to(np.asarray(sizes, float), samples.shape)
-    fit = bootstrap_slope(x, samples)
+    fit = core.bootstrap_slope(x, samples)
     return replace(fit, method=f"{fit.method}; n = {', '.join(map(str, sizes))}")
+
+
+def solved_share(
+    records: pd.DataFrame, arm: str, noisy: bool = False, what: str = "solved"
+) -> Estimate:
+    """Mean over seeds of the share (%) of sizes each seed solved."""
+    return bootstrap(
+        100 * by_n(records, arm, "solved", noisy).mean(axis=1),
+        unit="%",
+        digits=0,
+        label=f"mean over seeds of the share of sizes {what}",
+    )
 
 
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
@@ -519,12 +451,15 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     biggest = int(records["n"].max())
 
     def at(arm, metric, n, noisy=False):
-        return per_seed(records, arm, metric, noisy)[n]
+        return by_n(records, arm, metric, noisy)[n]
+
+    def percent_at(arm, metric, n, noisy=False):
+        return bootstrap(100 * at(arm, metric, n, noisy), unit="%", digits=1)
 
     mlp, gf2 = at(MLP, "samples", largest), at(GF2, "samples", largest)
     estimates: dict[str, Estimate] = {
         KEY: bootstrap(mlp / gf2, unit="x", digits=0, label="mean of per-seed ratios"),
-        "largest_n": constant(
+        "largest_n": core.exact(
             largest, seeds, label="largest n where every seed of both arms solved"
         ),
         "mlp_samples": bootstrap(mlp, unit="samples", digits=0),
@@ -535,31 +470,12 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
         "mlp_exponent": exponent(records, MLP, fit_sizes),
         "gf2_exponent": exponent(records, GF2, fit_sizes),
         "subset_exponent": exponent(records, SUBSET, fit_sizes),
-        "mlp_solved_share": bootstrap(
-            100 * per_seed(records, MLP, "solved").mean(axis=1),
-            unit="%",
-            digits=0,
-            label="mean over seeds of the share of sizes solved",
-        ),
-        "biggest_n": constant(biggest, seeds, label="largest n in the sweep"),
-        "noisy_gf2_accuracy": bootstrap(
-            100 * at(GF2, "heldout_accuracy", biggest, True), unit="%", digits=1
-        ),
-        "noisy_gf2_exact_share": bootstrap(
-            100 * per_seed(records, GF2, "solved", True).mean(axis=1),
-            unit="%",
-            digits=0,
-            label="mean over seeds of the share of sizes solved exactly",
-        ),
-        "noisy_mlp_accuracy": bootstrap(
-            100 * at(MLP, "heldout_accuracy", biggest, True), unit="%", digits=1
-        ),
-        "noisy_mlp_solved_share": bootstrap(
-            100 * per_seed(records, MLP, "solved", True).mean(axis=1),
-            unit="%",
-            digits=0,
-            label="mean over seeds of the share of sizes solved",
-        ),
+        "mlp_solved_share": solved_share(records, MLP),
+        "biggest_n": core.exact(biggest, seeds, label="largest n in the sweep"),
+        "noisy_gf2_accuracy": percent_at(GF2, "heldout_accuracy", biggest, True),
+        "noisy_gf2_exact_share": solved_share(records, GF2, True, "solved exactly"),
+        "noisy_mlp_accuracy": percent_at(MLP, "heldout_accuracy", biggest, True),
+        "noisy_mlp_solved_share": solved_share(records, MLP, True),
         "noisy_mlp_slowdown": bootstrap(
             at(MLP, "samples", biggest, True) / at(MLP, "samples", biggest),
             unit="x",
@@ -568,19 +484,14 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
         "noisy_subset_samples": bootstrap(
             at(SUBSET, "samples", biggest, True), unit="samples", digits=1
         ),
-        "noisy_subset_accuracy": bootstrap(
-            100 * at(SUBSET, "heldout_accuracy", biggest, True), unit="%", digits=1
-        ),
+        "noisy_subset_accuracy": percent_at(SUBSET, "heldout_accuracy", biggest, True),
     }
     if "wall_seconds" in set(records["metric"]):
-        estimates["mlp_wall_seconds"] = bootstrap(
-            at(MLP, "wall_seconds", largest), unit="s", digits=2
-        )
-        estimates["gf2_wall_ms"] = bootstrap(
-            1000 * at(GF2, "wall_seconds", largest), unit="ms", digits=2
-        )
+        wall = {arm: at(arm, "wall_seconds", largest) for arm in ARMS}
+        estimates["mlp_wall_seconds"] = bootstrap(wall[MLP], unit="s", digits=2)
+        estimates["gf2_wall_ms"] = bootstrap(1000 * wall[GF2], unit="ms", digits=2)
         estimates["subset_wall_ms"] = bootstrap(
-            1000 * at(SUBSET, "wall_seconds", largest), unit="ms", digits=1
+            1000 * wall[SUBSET], unit="ms", digits=1
         )
     return estimates
 
@@ -611,11 +522,11 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         status = "refuted"
     elif many_more and scales_worse is False:
         status = "mitigated"
-    elif all_of(many_more, scales_worse):
+    elif core.all_of(many_more, scales_worse):
         status = "holds"
     else:
         status = "inconclusive"
-    return Verdict(status, reason, RULE)
+    return Verdict(status, reason, RULE, thresholds={KEY: MIN_RATIO})
 
 
 # ---------------------------------------------------------------- charts
@@ -641,63 +552,32 @@ OUTCOMES = ("reached the target", "did not reach it")
 def curve_chart(
     rows: pd.DataFrame, *, title: str, y_title: str, y_format: str, log_y: bool
 ) -> alt.LayerChart:
-    """Per-seed points, mean line and 95% CI band per arm, against n on a log axis."""
-    table = mean_ci_table(rows, ["method", "n"], bootstrap)
-    sizes = sorted(int(n) for n in rows["n"].unique())
-    x = alt.X(
-        "n:Q",
-        title="input dimension n (log scale)",
-        scale=alt.Scale(type="log", nice=False),
-        axis=alt.Axis(values=sizes, format="d"),
+    """Per-seed points, mean line and 95% CI band per arm, against n on a log axis;
+    a cross marks each seed that did not reach the target (counted at the cap)."""
+    methods = [ARM_LABELS[arm] for arm in ARMS]
+    curves = core.ci_curve(
+        core.ci_table(rows, ["method", "n"], bootstrap),
+        x="n",
+        x_title="input dimension n (log scale)",
+        value_title=y_title,
+        colour="method",
+        colour_sort=methods,
+        seeds=rows,
+        fmt=y_format,
+        x_fmt="d",
+        log_x=True,
+        log_y=log_y,
+        x_values=sorted(int(n) for n in rows["n"].unique()),
     )
-    y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
-    # A fixed domain keeps each method's colour the same on every chart.
-    palette = alt.Scale(domain=[ARM_LABELS[arm] for arm in ARMS])
-    legend = alt.Legend(
-        orient="bottom",
-        columns=1,
-        symbolType="stroke",
-        symbolOpacity=1,
-        symbolStrokeWidth=3,
-    )
-    colour = alt.Color("method:N", scale=palette, title=None, legend=legend)
-    band = (
-        alt.Chart(table)
-        .mark_area(opacity=0.15)
-        .encode(x=x, y=alt.Y("low:Q", scale=y_scale), y2="high:Q", color=colour)
-    )
-    line = (
-        alt.Chart(table)
-        .mark_line()
+    # The fixed colour domain keeps each method's colour the same on every chart.
+    unsolved = (
+        alt.Chart(rows[rows["outcome"] == OUTCOMES[1]])
+        .mark_point(shape="cross", size=40, opacity=0.8)
         .encode(
-            x=x,
-            y=alt.Y("mean:Q", title=y_title, scale=y_scale),
-            color=colour,
-            tooltip=tooltip_fields(
-                "method:N",
-                "n:Q",
-                alt.Tooltip("mean:Q", title="mean over seeds", format=y_format),
-                alt.Tooltip("low:Q", title="95% CI low", format=y_format),
-                alt.Tooltip("high:Q", title="95% CI high", format=y_format),
-                "seeds:Q",
-            ),
-        )
-    )
-    outcome = alt.Shape(
-        "outcome:N",
-        title=None,
-        scale=alt.Scale(domain=list(OUTCOMES), range=["circle", "cross"]),
-        legend=alt.Legend(orient="bottom"),
-    )
-    points = (
-        alt.Chart(rows)
-        .mark_point(opacity=0.6, size=30)
-        .encode(
-            x=x,
-            y=alt.Y("value:Q", scale=y_scale),
-            color=colour,
-            shape=outcome,
-            tooltip=tooltip_fields(
+            x=alt.X("n:Q", scale=core.scale(log=True)),
+            y=alt.Y("value:Q", scale=core.scale(log=log_y)),
+            color=alt.Color("method:N", scale=alt.Scale(domain=methods)),
+            tooltip=core.tooltips(
                 "method:N",
                 "n:Q",
                 "seed:Q",
@@ -706,7 +586,7 @@ def curve_chart(
             ),
         )
     )
-    return (line + band + points).properties(title=title, width=560, height=300)
+    return core.sized(alt.layer(curves, unsolved), title, height=core.CHART_HEIGHT)
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:

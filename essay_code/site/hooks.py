@@ -21,8 +21,7 @@ from mkdocs.structure.nav import _add_previous_and_next_links, _get_by_type
 from mkdocs.structure.pages import Page
 
 from essay_code.core.plots import SPEC_CONFIG
-from essay_code.site import markers, overview
-from essay_code.tooling.registry import all_points
+from essay_code.site import markers, notebook, overview, published
 from essay_code.tooling.results import REPO_ROOT, RESULTS_ROOT, SVG_CONFIG, THEMES
 
 log = logging.getLogger("mkdocs.hooks.essay")
@@ -40,6 +39,9 @@ def results_digest() -> str:
 
 
 def on_config(config):
+    notebook.write_notebooks(
+        Path(config["docs_dir"]) / "notebooks", published.summaries()
+    )
     jupyter = config.plugins.get("mkdocs-jupyter")
     if jupyter is not None:
         base = Path(jupyter.config["cache_dir"]).name or "mkdocs-jupyter"
@@ -59,7 +61,7 @@ def vega_bundle() -> str:
 def generated_charts(config) -> list[File]:
     """The dashboard and history charts: specs for the pages, SVGs as files."""
     charts = {"dashboard": overview.dashboard_chart()}
-    for slug in all_points():
+    for slug in published.slugs():
         charts[f"history-{slug}"] = overview.history_chart(slug)
     markers.GENERATED_SPECS.clear()
     files = []

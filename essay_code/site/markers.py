@@ -24,7 +24,7 @@ import re
 from pathlib import Path
 
 from essay_code.core.stats import Estimate
-from essay_code.tooling.registry import all_points
+from essay_code.site import published
 from essay_code.tooling.results import RESULTS_ROOT, ResultsError, load_summary
 
 VALUE_MARKER = re.compile(r"\{\{\s*([a-z0-9-]+)\.([A-Za-z0-9_.]+)\s*\}\}")
@@ -179,9 +179,9 @@ def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
     )
 
 
-def threshold_text(point, key: Estimate) -> str:
-    """The threshold the verdict compares the key number with (KEY_THRESHOLD)."""
-    threshold = getattr(point.module, "KEY_THRESHOLD", None)
+def threshold_text(summary: dict, key: Estimate) -> str:
+    """The threshold the verdict compares the key number with (from its verdict)."""
+    threshold = published.key_threshold(summary)
     return "-" if threshold is None else key.fmt(threshold)
 
 
@@ -190,14 +190,15 @@ def verdict_table(doc_root: str, where: str) -> str:
         "| tweets | claim | verdict | key number | threshold |",
         "|---|---|---|---|---|",
     ]
-    for slug, point in all_points().items():
-        summary = summary_for(slug, where)
+    for slug in published.slugs():
+        summary_for(slug, where)  # a point without results is an error, by name
+    for slug, summary in published.summaries().items():
         key = Estimate.from_json(summary["estimates"][summary["key"]])
-        tweets = ", ".join(f"[{t}](#tweet-{t})" for t in point.tweets)
+        tweets = ", ".join(f"[{t}](#tweet-{t})" for t in summary["tweets"])
         rows.append(
-            f"| {tweets} | [{point.title}]({page_link(slug, doc_root)}) | "
+            f"| {tweets} | [{summary['title']}]({page_link(slug, doc_root)}) | "
             f"{badge(summary['verdict']['status'])} | {key.text()} | "
-            f"{threshold_text(point, key)} |"
+            f"{threshold_text(summary, key)} |"
         )
     return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 
@@ -209,8 +210,7 @@ def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
             "    See the [verdict table](#verdicts) at the top: which failures held up "
             "and which were engineered away."
         )
-    point = all_points().get(slug)
-    if point is None:
+    if slug not in published.slugs():
         return (
             '!!! note "Experiment coming"\n'
             f"    The experiment `{slug}` for this tweet is specified, not built yet."
@@ -219,7 +219,7 @@ def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
     status = summary["verdict"]["status"]
     key = Estimate.from_json(summary["estimates"][summary["key"]])
     return (
-        f'!!! verdict-{status} "Tested: {point.title}: {status}"\n'
+        f'!!! verdict-{status} "Tested: {summary["title"]}: {status}"\n'
         f"    {badge(status)} {summary['verdict']['reason']}  \n"
         f"    Key number: {key.text()}. "
         f"[The experiment, its charts and its rule]({page_link(slug, doc_root)})"
@@ -257,4 +257,5 @@ def render(markdown: str, page_url_path: str, src: str) -> str:
 
 def results_files() -> list[Path]:
     """Every published results file, to be copied into the site for download."""
+    published.check_results_folders()
     return sorted(p for p in RESULTS_ROOT.glob("*/**/*") if p.is_file())

@@ -1,12 +1,22 @@
 """The companion notebook of a point, as a jupytext percent script.
 
-Each point has docs/notebooks/<slug>.py; mkdocs-jupyter executes it at build time
-(cached) and the hooks also publish it as .ipynb. The notebook only reads results
-and runs the smoke profile: it never touches results/.
+Every point gets docs/notebooks/<slug>.py from this one template: the build writes it
+when it is missing or stale (`write_notebooks`, from the site hooks), and git ignores
+the generated files. A point may commit its own notebook instead: a file without the
+`essay_generated` metadata line is never overwritten. mkdocs-jupyter executes the
+notebooks at build time (cached) and the hooks also publish each as .ipynb. A
+notebook only reads results and runs the smoke profile: it never touches results/.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+GENERATED_MARK = "#   essay_generated: true"
 
 TEMPLATE = """# ---
 # jupyter:
+#   essay_generated: true
 #   jupytext:
 #     formats: py:percent
 #   kernelspec:
@@ -73,3 +83,27 @@ pd.DataFrame({{name: vars(est) for name, est in estimates.items()}}).T[
 
 def notebook_source(slug: str, title: str, tweets: tuple[int, ...]) -> str:
     return TEMPLATE.format(slug=slug, title=title, tweets=", ".join(map(str, tweets)))
+
+
+def is_generated(path: Path) -> bool:
+    """Written from the template (so ours to rewrite), not a point's own notebook."""
+    head = path.read_text(encoding="utf-8").splitlines()[:4]
+    return GENERATED_MARK in head
+
+
+def write_notebooks(folder: Path, summaries: dict[str, dict]) -> list[Path]:
+    """Write each point's notebook where it is missing or stale; leave a point's own
+    notebook alone. Returns the files written (unchanged files are not rewritten,
+    so `mkdocs serve` does not rebuild in a loop)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for slug, summary in summaries.items():
+        path = folder / f"{slug}.py"
+        source = notebook_source(slug, summary["title"], tuple(summary["tweets"]))
+        if path.exists() and (
+            not is_generated(path) or path.read_text(encoding="utf-8") == source
+        ):
+            continue
+        path.write_text(source, encoding="utf-8")
+        written.append(path)
+    return written

@@ -7,9 +7,8 @@ import altair as alt
 import pandas as pd
 
 from essay_code.core.stats import Estimate
+from essay_code.site import published
 from essay_code.tooling import history
-from essay_code.tooling.registry import all_points
-from essay_code.tooling.results import load_summary
 
 VERDICT_COLOURS = alt.Scale(
     domain=["holds", "mitigated", "refuted", "inconclusive"],
@@ -19,16 +18,13 @@ VERDICT_COLOURS = alt.Scale(
 
 def dashboard_rows() -> pd.DataFrame:
     rows = []
-    for slug, point in all_points().items():
-        summary = load_summary(slug)
-        if summary is None:
-            continue
+    for slug, summary in published.summaries().items():
         key = Estimate.from_json(summary["estimates"][summary["key"]])
         rows.append(
             {
-                "point": point.title,
+                "point": summary["title"],
                 "slug": slug,
-                "tweets": ", ".join(map(str, point.tweets)),
+                "tweets": ", ".join(map(str, summary["tweets"])),
                 "verdict": summary["verdict"]["status"],
                 "key": summary["key"],
                 "value": key.value,
@@ -36,7 +32,7 @@ def dashboard_rows() -> pd.DataFrame:
                 "high": key.high,
                 "unit": key.unit,
                 # Optional: the threshold the verdict compares the key number with.
-                "threshold": getattr(point.module, "KEY_THRESHOLD", None),
+                "threshold": published.key_threshold(summary),
             }
         )
     return pd.DataFrame(rows)

@@ -1,8 +1,28 @@
 """Discover the points: every module in essay_code.points is one claim.
 
-A point module must define TITLE, TWEETS, KEY, Config (a frozen dataclass with a
-`seeds` field), PROFILES, run, summarize, charts and verdict. A module that lacks one
-fails loudly here, naming what is missing, instead of half-working later.
+THE POINT CONTRACT (its one definition; README, CONTRIBUTING and the scaffold point
+here). A point module `essay_code/points/<slug_with_underscores>.py` defines:
+
+- TITLE: str, the claim in a few words (the one title on every page);
+- TWEETS: tuple of tweet numbers 1-29 that the point tests;
+- KEY: the name of the headline estimate in summarize()'s result;
+- Config: a frozen dataclass, one comment per field; its defaults are the published
+  (default) profile, and it has a `seeds` field;
+- PROFILES: {"smoke": {...}, "full": {...}} overrides of Config (seconds for tests;
+  bigger for a GPU);
+- run(cfg, ctx: core.RunContext) -> DataFrame of tidy records (seed, arm, condition
+  columns, metric, value). The runner sets seeds, determinism, the CPU thread count
+  and whether timings are recorded (ctx.record_timings); a point never does;
+- summarize(records) -> {name: core.Estimate}, including KEY;
+- charts(records) -> {name: Altair chart}, built with the core's chart vocabulary;
+- verdict(estimates) -> core.Verdict(status, reason, rule, thresholds), where
+  thresholds names at least KEY's threshold.
+
+A point imports only the standard library, third-party packages and `essay_code.core`
+(never a core submodule, the tooling or another point; tests/test_imports.py). A
+module that lacks a name fails loudly here, naming what is missing. Its page is
+docs/points/<slug>.md and its test tests/test_point_<name>.py; the companion notebook
+is generated (essay_code/site/notebook.py).
 """
 
 from __future__ import annotations

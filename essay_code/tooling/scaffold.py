@@ -1,6 +1,7 @@
 """`python -m essay_code new SLUG --tweets N --title "..."`: a new point, wired.
 
-Writes the point module, its page and its companion notebook. The module imports and
+Writes the point module, its page and its test (the build generates the companion
+notebook). The module imports and
 registers at once, but its functions raise NotImplementedError with what to write,
 and the page holds TODO lines: the test suite names each missing piece until the
 point is complete (tests/test_sync.py, tests/test_points.py).
@@ -11,17 +12,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from essay_code.site.notebook import notebook_source
 from essay_code.tooling.registry import RegistryError, source_paths
 from essay_code.tooling.results import REPO_ROOT
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 TWEETS_FILE = REPO_ROOT / "essay_code" / "data" / "what-cant-deep-learning-do.md"
 
-MODULE = '''"""Tweet(s) {tweets}: {title}.
+MODULE = '''"""Tweet(s) {tweets}: {title_text}.
 
 TODO: the claim in one sentence; what the experiment shows and does not show;
-references (see POINTS.md for the spec and its anchors).
+references. The point contract: the docstring of essay_code/tooling/registry.py.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ from dataclasses import dataclass
 import altair as alt
 import pandas as pd
 
-from essay_code.core import Estimate, RunContext, Verdict
+from essay_code import core
 
-TITLE = "{title}"
+TITLE = {title_literal}
 TWEETS = ({tweet_tuple})
 KEY = "TODO_key_estimate"  # the headline estimate's name in summarize()
 
 
 @dataclass(frozen=True)
 class Config:
-    seeds: int = 5  # independent seeds (>= 5 at the default profile)
+    seeds: int = 10  # independent seeds (>= 10 at the default profile)
 
 
 PROFILES = {{
@@ -49,24 +49,33 @@ PROFILES = {{
 }}
 
 
-def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    """Tidy records: one row per (seed, arm, condition..., metric, value)."""
+def run(cfg: Config, ctx: core.RunContext) -> pd.DataFrame:
+    """Tidy records (core.Records): one row per (seed, arm, condition..., metric,
+    value). The runner has set the seeds, determinism and the thread count."""
     raise NotImplementedError("TODO: write run(): the fair fight, every arm, seeded")
 
 
-def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    """Named estimates with 95% bootstrap CIs (essay_code.core.bootstrap)."""
+def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
+    """Named estimates with 95% intervals (core.bootstrap, core.paired_bootstrap)."""
     raise NotImplementedError("TODO: write summarize(): the numbers the verdict needs")
 
 
-def charts(records: pd.DataFrame) -> dict[str, alt.Chart]:
-    """Altair charts with uncertainty (CI bands or per-seed points) and tooltips."""
+def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
+    """Charts from the vocabulary: core.ci_dots / core.ci_curve, with seeds=..."""
     raise NotImplementedError("TODO: write charts()")
 
 
-def verdict(summary: dict[str, Estimate]) -> Verdict:
-    """The rule from POINTS.md, three-valued with Estimate.above/below."""
+def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
+    """The agreed rule, three-valued with Estimate.above/below; the Verdict names
+    its thresholds (at least KEY's)."""
     raise NotImplementedError("TODO: write verdict(): holds/mitigated/refuted/...")
+'''
+
+TEST = '''"""{title_text}: the point's own tests, its arms on small hand-made inputs."""
+
+
+def test_todo_the_arms_do_what_the_page_says():
+    raise NotImplementedError("TODO: test each arm on a small case with a known answer")
 '''
 
 PAGE = """# {title}
@@ -141,27 +150,32 @@ def quote_block(tweets: list[int]) -> str:
 def scaffold(
     slug: str, tweets: list[int], title: str, root: Path = REPO_ROOT
 ) -> list[Path]:
-    """Write the three files; refuse a bad slug, a taken slug or a bad tweet number."""
+    """Write the module, its page and its test; refuse a bad slug, a taken slug, a
+    bad tweet number or an empty title. Any title is safe: the module gets it as a
+    Python literal (repr), and its docstring a copy without backslashes or quote
+    runs, so the generated module always parses."""
     if not SLUG.match(slug):
         raise RegistryError(f"slug {slug!r} must be lowercase words joined by '-'")
     if slug in source_paths():
         raise RegistryError(f"point {slug!r} already exists")
     if not tweets or not all(1 <= t <= 29 for t in tweets):
         raise RegistryError(f"--tweets must be tweet numbers 1-29, got {tweets}")
-    if '"' in title or not title.strip():
-        raise RegistryError("--title must be non-empty and without double quotes")
+    title = " ".join(title.split())
+    if not title:
+        raise RegistryError("--title must not be empty")
+    title_text = re.sub(r'["\\]', "'", title)
+    name = slug.replace("-", "_")
     files = {
-        root / "essay_code" / "points" / f"{slug.replace('-', '_')}.py": MODULE.format(
+        root / "essay_code" / "points" / f"{name}.py": MODULE.format(
             tweets=", ".join(map(str, tweets)),
-            title=title,
+            title_text=title_text,
+            title_literal=repr(title),
             tweet_tuple=", ".join(map(str, tweets)) + ("," if len(tweets) == 1 else ""),
         ),
         root / "docs" / "points" / f"{slug}.md": PAGE.format(
             title=title, slug=slug, quotes=quote_block(tweets)
         ),
-        root / "docs" / "notebooks" / f"{slug}.py": notebook_source(
-            slug, title, tuple(tweets)
-        ),
+        root / "tests" / f"test_point_{name}.py": TEST.format(title_text=title_text),
     }
     existing = [path for path in files if path.exists()]
     if existing:
