@@ -94,3 +94,6 @@ def test_verdict_returns_each_status():
     assert point.verdict(estimates(0.3, 50.0, 0.1, 0.5)).status == "refuted"
     assert point.verdict(estimates(0.0, 80.0, 0.1, 0.5)).status == "inconclusive"
     assert point.verdict(estimates(0.3, 50.0, 0.5, 0.001)).status == "inconclusive"
+    thresholds = point.verdict(estimates(0.0, 95.0, 0.1, 0.5)).thresholds
+    assert thresholds[point.KEY] == point.MIN_PROBE
+    assert thresholds["sgns_direct_bias_after"] == point.MAX_DIRECT_BIAS

@@ -146,3 +146,7 @@ def test_verdict_rule(l1, gap, status):
     result = point.verdict(estimates(l1, gap))
     assert result.status == status
     assert "n = 500" in result.reason and "0.9" in result.rule
+    assert result.thresholds == {
+        point.KEY: point.MIN_GAP,
+        "l1_auroc_moderate": point.MIN_L1_AUROC,
+    }

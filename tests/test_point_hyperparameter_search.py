@@ -66,4 +66,7 @@ def test_verdict_returns_each_status(gap, trials, forest, ratio, status):
         "forest_tuning_gap": estimate(forest),
         "halving_compute_ratio": estimate(ratio),
     }
-    assert hs.verdict(summary).status == status
+    result = hs.verdict(summary)
+    assert result.status == status
+    assert result.thresholds[hs.KEY] == hs.MIN_GAP
+    assert set(result.thresholds) == set(summary)

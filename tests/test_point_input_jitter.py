@@ -177,7 +177,12 @@ def estimates(
     ],
 )
 def test_verdict_statuses(kwargs, status):
-    assert ij.verdict(estimates(**kwargs)).status == status
+    result = ij.verdict(estimates(**kwargs))
+    assert result.status == status
+    # The thresholds the rule compares with travel with the verdict.
+    assert result.thresholds[ij.KEY] == ij.MIN_CNN_DROP
+    assert result.thresholds["hue_drop_hog"] == ij.MAX_ROBUST_DROP
+    assert set(result.thresholds) <= set(estimates())
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from essay_code.core.stats import Estimate
+from essay_code.core import Estimate
 from essay_code.points import logic_sat as sat
 
 
@@ -187,3 +187,5 @@ def test_verdict_rule(estimates, status):
     assert result.status == status
     assert f"{sat.REFUTE_ACCURACY:g}%" in result.rule
     assert f"{sat.MAX_HOLDS_ACCURACY:g}%" in result.rule
+    assert result.thresholds[sat.KEY] == sat.MAX_HOLDS_ACCURACY
+    assert result.thresholds["dl_accuracy_n40"] == sat.REFUTE_ACCURACY

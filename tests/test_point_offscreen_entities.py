@@ -143,6 +143,13 @@ def test_verdict_holds():
     assert oe.verdict(estimates()).status == "holds"
 
 
+def test_verdict_names_the_threshold_of_every_estimate_it_tests():
+    result = oe.verdict(estimates())
+    assert result.thresholds[oe.KEY] == oe.DL_FAIL_PX
+    assert set(result.thresholds) == set(estimates())
+    assert result.thresholds["physics_thrower_error_in_range"] == oe.ACCURATE_PX
+
+
 def test_verdict_holds_on_one_sweep_alone():
     found = estimates(gru_far=0.4, phys_far=0.3, ratio_far=1.3)
     assert oe.verdict(found).status == "refuted"

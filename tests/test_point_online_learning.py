@@ -164,3 +164,5 @@ def test_verdict_returns_each_status(summary, status):
     result = ol.verdict(summary)
     assert result.status == status
     assert "-0.30" in result.rule and "5" in result.rule
+    assert result.thresholds[ol.KEY] == ol.MAX_NAIVE_BWT
+    assert result.thresholds["joint_minus_ridge"] == ol.MAX_RIDGE_GAP

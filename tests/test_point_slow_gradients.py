@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from essay_code import core
 from essay_code.core import Estimate, RunContext
 from essay_code.points import slow_gradients as sg
 
@@ -115,19 +116,19 @@ def test_parity_accuracy_is_one_for_the_secret_and_about_half_otherwise():
 
 def test_batched_forward_equals_the_single_model_of_each_seed():
     n, width, seeds = 10, 32, [0, 1, 2]
-    stacked = sg.StackedMLP(n, width, seeds, torch.device("cpu"))
+    stacked = sg.ParityMLP(n, width, seeds, torch.device("cpu"))
     x = torch.randn(len(seeds), 7, n)
-    out = stacked(x).detach()  # [seeds, 7]
+    out = stacked(x).squeeze(-1).detach()  # [seeds, 7]
     for index, seed in enumerate(seeds):
         torch.manual_seed(seed)
-        single = sg.make_mlp(n, width)
+        single = core.mlp((n, width, 1))
         expected = single(x[index]).squeeze(-1).detach()
         torch.testing.assert_close(out[index], expected, rtol=0, atol=1e-6)
 
 
 def test_batched_sgd_equals_a_looped_sgd_run_for_each_seed():
     n, width, seeds, steps, lr = 8, 16, [0, 1], 5, 0.1
-    stacked = sg.StackedMLP(n, width, seeds, torch.device("cpu"))
+    stacked = sg.ParityMLP(n, width, seeds, torch.device("cpu"))
     generator = torch.Generator().manual_seed(7)
     x = 1.0 - 2.0 * torch.randint(0, 2, (steps, len(seeds), 32, n), generator=generator)
     y = x[..., 0] * x[..., 1]
@@ -135,7 +136,7 @@ def test_batched_sgd_equals_a_looped_sgd_run_for_each_seed():
         stacked.sgd_step(x[step], y[step], lr)
     for index, seed in enumerate(seeds):
         torch.manual_seed(seed)
-        single = sg.make_mlp(n, width)
+        single = core.mlp((n, width, 1))
         optimizer = torch.optim.SGD(single.parameters(), lr=lr)
         for step in range(steps):
             optimizer.zero_grad()
@@ -143,10 +144,16 @@ def test_batched_sgd_equals_a_looped_sgd_run_for_each_seed():
             torch.relu(1.0 - y[step, index] * out).mean().backward()
             optimizer.step()
         torch.testing.assert_close(
-            stacked.w1[index].detach(), single[0].weight.detach().T, atol=1e-6, rtol=0
+            stacked.weights[0][index].detach(),
+            single[0].weight.detach().T,
+            atol=1e-6,
+            rtol=0,
         )
         torch.testing.assert_close(
-            stacked.w2[index].detach(), single[2].weight.detach().T, atol=1e-6, rtol=0
+            stacked.weights[1][index].detach(),
+            single[2].weight.detach().T,
+            atol=1e-6,
+            rtol=0,
         )
 
 
@@ -197,3 +204,4 @@ def test_verdict_returns_each_status(ratio, mlp_exponent, status):
     verdict = sg.verdict(estimates(ratio, mlp_exponent))
     assert verdict.status == status
     assert f"{sg.MIN_RATIO:g}x" in verdict.rule
+    assert verdict.thresholds == {sg.KEY: sg.MIN_RATIO}

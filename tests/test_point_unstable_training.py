@@ -169,6 +169,7 @@ def test_verdict_statuses(overrides, status):
     result = point.verdict(estimates(**overrides))
     assert result.status == status, result.reason
     assert f"< {point.HOLDS_MAX_MEAN_MODES:g} modes" in result.rule
+    assert result.thresholds[point.KEY] == point.HOLDS_MAX_MEAN_MODES
 
 
 def test_best_lr_is_the_one_with_most_modes_on_average():

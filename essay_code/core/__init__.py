@@ -19,7 +19,6 @@ _HOMES = {
     "StackedMLP": "batching",
     # the run context a point's run() receives
     "RunContext": "context",
-    "cpu_threads": "context",
     # records: build and read tidy rows
     "Records": "records",
     "select": "records",
@@ -37,8 +36,6 @@ _HOMES = {
     "tooltips": "plots",
     "sized": "plots",
     "scale": "plots",
-    "mean_ci_table": "plots",
-    "tooltip_fields": "plots",
     # stats: every number a page prints is an Estimate
     "Estimate": "stats",
     "BOOTSTRAP_RESAMPLES": "stats",
@@ -54,6 +51,7 @@ _HOMES = {
     "Verdict": "verdict",
     "all_of": "verdict",
     "any_of": "verdict",
+    "failure_status": "verdict",
 }
 
 __all__ = sorted(_HOMES)

@@ -4,8 +4,7 @@ progress bars and timings. The runner, not the point, sets the CPU thread count.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -61,10 +60,3 @@ def device_name(device: torch.device) -> str:
     import platform
 
     return "CPU: " + (platform.processor() or platform.machine())
-
-
-@contextmanager
-def cpu_threads(_count: int, _device=None) -> Iterator[None]:
-    """TEMPORARY no-op while the points move to the runner's thread limit; removed
-    once no point calls it."""
-    yield

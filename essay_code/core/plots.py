@@ -58,16 +58,9 @@ def ci_table(
     return pd.DataFrame(rows)
 
 
-# The old name, kept for points that still call it.
-mean_ci_table = ci_table
-
-
 def tooltips(*fields: str | alt.Tooltip) -> list[alt.Tooltip]:
     """Tooltips from shorthand strings or alt.Tooltip objects."""
     return [alt.Tooltip(f) if isinstance(f, str) else f for f in fields]
-
-
-tooltip_fields = tooltips
 
 
 def ci_tooltips(

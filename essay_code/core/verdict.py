@@ -54,3 +54,14 @@ def any_of(*checks: bool | None) -> bool | None:
     if any(check is None for check in checks):
         return None
     return False
+
+
+def failure_status(failure: bool | None, fixed: bool | None) -> Status:
+    """The usual ladder of a failure claim with a fix arm: refuted if plain deep
+    learning does not fail; inconclusive if the failure or the fix is undecided;
+    mitigated if the fix closes the gap; holds otherwise."""
+    if failure is False:
+        return "refuted"
+    if failure is None or fixed is None:
+        return "inconclusive"
+    return "mitigated" if fixed else "holds"

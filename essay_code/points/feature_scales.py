@@ -485,12 +485,7 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         f"{recovered}; best tree minus best MLP at the widest spread: "
         f"{estimates['trees_minus_best_mlp'].text()}"
     )
-    if failure is False:
-        status = "refuted"
-    elif failure is None or fixed is None:
-        status = "inconclusive"
-    else:
-        status = "mitigated" if fixed else "holds"
+    status = core.failure_status(failure, fixed)
     thresholds = {
         KEY: MIN_RAW_DROP,
         "forest_move": MAX_FOREST_MOVE,

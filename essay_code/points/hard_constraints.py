@@ -55,6 +55,14 @@ MSE_ARM = "mlp-mse"
 PENALTY_ARM = "mlp-penalty"
 FIX_ARM = "mlp-completion-projection"
 SOLVER_ARM = "highs"
+# Each arm's estimate suffix and chart label, in chart order; the penalty arm's
+# carry its weight too (penalty_0p1, "λ=0.1").
+ARM_NAMES = {
+    MSE_ARM: ("mse", "MLP, MSE only"),
+    PENALTY_ARM: ("penalty", "MLP + penalty"),
+    FIX_ARM: ("fix", "MLP + completion + projection"),
+    SOLVER_ARM: ("highs", "HiGHS (LP solver)"),
+}
 
 # Verdict thresholds, from POINTS.md (hard-constraints); not tuned.
 FEASIBILITY_TOL = 1e-4  # a violation above this share of total demand is infeasible
@@ -527,9 +535,8 @@ def cells(records: pd.DataFrame) -> list[tuple[str, float]]:
 
 def cell_name(arm: str, penalty: float) -> str:
     """The suffix a cell's estimates carry: mse, penalty_10, fix, highs."""
-    if arm == PENALTY_ARM:
-        return f"penalty_{penalty_name(penalty)}"
-    return {MSE_ARM: "mse", FIX_ARM: "fix", SOLVER_ARM: "highs"}[arm]
+    suffix = ARM_NAMES[arm][0]
+    return f"{suffix}_{penalty_name(penalty)}" if arm == PENALTY_ARM else suffix
 
 
 METRIC_FORMATS = {
@@ -644,18 +651,13 @@ def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
 
 
 def arm_label(arm: str, penalty: float) -> str:
-    if arm == PENALTY_ARM:
-        return f"MLP + penalty λ={penalty:g}"
-    return {
-        MSE_ARM: "MLP, MSE only",
-        FIX_ARM: "MLP + completion + projection",
-        SOLVER_ARM: "HiGHS (LP solver)",
-    }[arm]
+    label = ARM_NAMES[arm][1]
+    return f"{label} λ={penalty:g}" if arm == PENALTY_ARM else label
 
 
 def arm_order(records: pd.DataFrame) -> list[str]:
-    rank = {MSE_ARM: 0, PENALTY_ARM: 1, FIX_ARM: 2, SOLVER_ARM: 3}
-    ranked = sorted(cells(records), key=lambda cell: (rank[cell[0]], cell[1]))
+    rank = list(ARM_NAMES)
+    ranked = sorted(cells(records), key=lambda cell: (rank.index(cell[0]), cell[1]))
     return [arm_label(arm, penalty) for arm, penalty in ranked]
 
 

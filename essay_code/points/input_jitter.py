@@ -147,11 +147,7 @@ def rgb_to_hsv(image: torch.Tensor) -> torch.Tensor:
     ones = torch.ones_like(maxc)
     saturation = chroma / torch.where(gray, ones, maxc)
     divisor = torch.where(gray, ones, chroma)
-    rc, gc, bc = (
-        (maxc - red) / divisor,
-        (maxc - green) / divisor,
-        (maxc - blue) / divisor,
-    )
+    rc, gc, bc = ((maxc - channel) / divisor for channel in (red, green, blue))
     hue_r = (maxc == red) * (bc - gc)
     hue_g = ((maxc == green) & (maxc != red)) * (2.0 + rc - bc)
     hue_b = ((maxc != green) & (maxc != red)) * (4.0 + gc - rc)
@@ -417,22 +413,17 @@ def fit_hog(
 ) -> Logits:
     """Standardised HOG features + multinomial logistic regression, one per seed;
     returns the stacked models as a differentiable torch logit function."""
-    weights, biases, means, scales = [], [], [], []
+    fits = []  # per seed: weight [F, 3], bias [3], feature mean and scale [F]
     for index, seed in enumerate(seeds):
         features = hog_features(train_x[index], cfg.hog_cell, cfg.hog_bins).numpy()
         scaler = StandardScaler().fit(features)
         model = LogisticRegression(C=cfg.logreg_c, max_iter=2000, random_state=seed)
         model.fit(scaler.transform(features), train_y[index].numpy())
-        weights.append(model.coef_.T)  # [F, 3]
-        biases.append(model.intercept_)
-        means.append(scaler.mean_)
-        scales.append(scaler.scale_)
-
-    def stacked(arrays: list[np.ndarray]) -> torch.Tensor:
-        return torch.tensor(np.stack(arrays), dtype=torch.float32)
-
-    weight, bias = stacked(weights), stacked(biases)  # [S, F, 3], [S, 3]
-    mean, scale = stacked(means), stacked(scales)  # [S, F]
+        fits.append((model.coef_.T, model.intercept_, scaler.mean_, scaler.scale_))
+    weight, bias, mean, scale = (  # [S, F, 3], [S, 3], [S, F], [S, F]
+        torch.tensor(np.stack(arrays), dtype=torch.float32)
+        for arrays in zip(*fits, strict=True)
+    )
 
     def logits_of(rgb: torch.Tensor) -> torch.Tensor:
         seeds_, count = rgb.shape[:2]
@@ -464,20 +455,28 @@ def fgsm_direction(
     return gradient.sign()
 
 
+def condition(perturbation: str, size: float, channels: str = "RGB") -> dict:
+    """The record columns that name one test condition."""
+    return {"perturbation": perturbation, "size": float(size), "channels": channels}
+
+
 def perturbed_sets(images: torch.Tensor, directions: torch.Tensor, cfg: Config):
-    """Yield (perturbation, size, channels, images) for every non-adversarial
-    condition, one at a time (each a copy of the whole test set [S, N, 3, H, W])."""
-    yield "none", 0.0, "RGB", images
+    """Yield (condition, images) for every non-adversarial condition, one at a
+    time (each a copy of the whole test set [S, N, 3, H, W])."""
+    yield condition("none", 0.0), images
     for index, perm in enumerate(SWAPS, start=1):
         name = permutation_name(perm)
-        yield "channel-permutation", index, name, permute_channels(images, perm)
+        yield (
+            condition("channel-permutation", index, name),
+            permute_channels(images, perm),
+        )
     for angle in cfg.hue_angles:
-        yield "hue", angle, "RGB", rotate_hue(images, angle)
+        yield condition("hue", angle), rotate_hue(images, angle)
     for pixels in cfg.shifts:
         shifted = [
             shift_images(x, pixels, d) for x, d in zip(images, directions, strict=True)
         ]
-        yield "shift", pixels, "RGB", torch.stack(shifted)
+        yield condition("shift", pixels), torch.stack(shifted)
 
 
 def evaluate(
@@ -496,36 +495,26 @@ def evaluate(
     """
     records = core.Records()
 
-    def add(arm, perturbation, size, channels, metric, values):
-        records.add_per_seed(
-            metric,
-            values,
-            seeds,
-            arm=arm,
-            perturbation=perturbation,
-            size=float(size),
-            channels=channels,
-        )
-
     def accuracy(predicted: torch.Tensor) -> torch.Tensor:
         return 100.0 * (predicted == labels).float().mean(dim=1)  # [S]
 
     clean = {arm: predict(logits_of, images) for arm, logits_of in models.items()}
-    for perturbation, size, channels, perturbed in perturbed_sets(
-        images, directions, cfg
-    ):
+    for columns, perturbed in perturbed_sets(images, directions, cfg):
         for arm, logits_of in models.items():
             predicted = predict(logits_of, perturbed)
-            add(arm, perturbation, size, channels, "accuracy", accuracy(predicted))
-            if perturbation == "shift":
-                flips = 100.0 * (predicted != clean[arm]).float().mean(dim=1)
-                add(arm, perturbation, size, channels, "flip_rate", flips)
+            scores = {"accuracy": accuracy(predicted)}
+            if columns["perturbation"] == "shift":
+                scores["flip_rate"] = 100.0 * (predicted != clean[arm]).float().mean(1)
+            for metric, values in scores.items():
+                records.add_per_seed(metric, values, seeds, arm=arm, **columns)
     for arm, logits_of in models.items():
         sign = fgsm_direction(logits_of, images, labels)
         for eps in cfg.fgsm_eps:
-            attacked = (images + eps * sign).clamp(0.0, 1.0)
-            predicted = predict(logits_of, attacked)
-            add(arm, "fgsm", eps, "RGB", "accuracy", accuracy(predicted))
+            predicted = predict(logits_of, (images + eps * sign).clamp(0.0, 1.0))
+            columns = condition("fgsm", eps)
+            records.add_per_seed(
+                "accuracy", accuracy(predicted), seeds, arm=arm, **columns
+            )
     return records.frame()
 
 
@@ -651,17 +640,18 @@ RULE = (
 )
 
 
-def thresholds() -> dict[str, float]:
-    """Every estimate the rule compares with a threshold, and that threshold."""
-    limits = {KEY: MIN_CNN_DROP, "hue_drop_cnn": MIN_CNN_DROP}
-    for arm in (CLASSICAL, *FIXES):
-        key = ARM_KEYS[arm]
-        limits[f"permutation_drop_{key}"] = MAX_ROBUST_DROP
-        limits[f"hue_drop_{key}"] = MAX_ROBUST_DROP
-    for fix in FIXES:
-        limits[f"clean_cost_{ARM_KEYS[fix]}"] = MAX_CLEAN_COST
-    limits["fgsm_gap"] = FGSM_MARGIN
-    return limits
+# Every estimate the rule compares with a threshold, and that threshold.
+THRESHOLDS = {
+    KEY: MIN_CNN_DROP,
+    "hue_drop_cnn": MIN_CNN_DROP,
+    **{
+        f"{drop}_drop_{ARM_KEYS[arm]}": MAX_ROBUST_DROP
+        for arm in (CLASSICAL, *FIXES)
+        for drop in ("permutation", "hue")
+    },
+    **{f"clean_cost_{ARM_KEYS[fix]}": MAX_CLEAN_COST for fix in FIXES},
+    "fgsm_gap": FGSM_MARGIN,
+}
 
 
 def fix_passes(estimates: dict[str, core.Estimate], fix: str) -> bool | None:
@@ -700,18 +690,14 @@ def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
         f"{FGSM_REFERENCE_EPS:g}: CNN loses {estimates['fgsm_drop_cnn'].value:.1f}, "
         f"HOG {estimates['fgsm_drop_hog'].value:.1f} points ({fgsm_label(estimates)})"
     )
-    if failure is False:
-        status = "refuted"
-    elif failure is None or fixed is None:
-        status = "inconclusive"
-    else:
-        status = "mitigated" if fixed else "holds"
-    return core.Verdict(status, reason, RULE, thresholds=thresholds())
+    status = core.failure_status(failure, fixed)
+    return core.Verdict(status, reason, RULE, thresholds=THRESHOLDS)
 
 
 # ---------------------------------------------------------------- charts
 
-ORDER = [ARM_LABELS[arm] for arm in ARMS]
+# One colour per arm, in the order of ARMS, on every chart that compares arms.
+BY_ARM = {"colour": "model", "colour_sort": [ARM_LABELS[arm] for arm in ARMS]}
 ACCURACY = "test accuracy (%)"
 
 
@@ -733,8 +719,7 @@ def _curve(
         x="size",
         x_title=x_title,
         value_title=ACCURACY,
-        colour="model",
-        colour_sort=ORDER,
+        **BY_ARM,
         seeds=rows,
     )
     return core.sized(chart, title)
@@ -750,8 +735,7 @@ def _permutation_chart(records: pd.DataFrame) -> alt.LayerChart:
         category_title="channel order fed to the model (RGB = unchanged)",
         sort=[permutation_name(perm) for perm in PERMUTATIONS],
         value_title=ACCURACY,
-        colour="model",
-        colour_sort=ORDER,
+        **BY_ARM,
         seeds=rows,
     )
     return core.sized(
@@ -766,7 +750,7 @@ def _flip_chart(records: pd.DataFrame) -> alt.LayerChart:
     chart = core.ci_dots(
         core.ci_table(rows, ["model"], core.bootstrap),
         category="model",
-        sort=ORDER,
+        sort=BY_ARM["colour_sort"],
         value_title="test predictions changed by a 1-pixel shift (%)",
         seeds=rows,
         fmt=".2f",

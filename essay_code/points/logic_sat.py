@@ -54,12 +54,12 @@ KEY = "dl_accuracy_largest_n"
 DL_ARM = "neurosat-lite"
 SHORTCUT_ARM = "stats-mlp"
 SOLVER_ARM = "picosat"
-ARMS = (DL_ARM, SHORTCUT_ARM, SOLVER_ARM)
 
 # Verdict thresholds, from POINTS.md (logic-sat); not tuned.
 MAX_HOLDS_ACCURACY = 75.0  # % the net may reach at the largest n for "holds"
 REFUTE_ACCURACY = 85.0  # % at n = REFUTE_N that refutes the claim (NeuroSAT's SR(40))
 REFUTE_N = 40  # the size NeuroSAT reported its 85% on
+MIN_DROP = 0.0  # points the net's accuracy must fall by from the smallest to largest n
 MAX_SOLVER_MS = 10.0  # "small" median solver time at the largest n, milliseconds
 SOLVER_EXACT = 100.0  # % of the solver's models that must satisfy every clause
 CHANCE = 50.0  # % accuracy of a coin flip on balanced sat/unsat sets
@@ -127,6 +127,7 @@ PROFILES = {
 # ---------------------------------------------------------------- data
 # An instance is (n, clauses): clauses an int array [m, 3] of DIMACS literals, +v or
 # -v for variable v in 1..n, three distinct variables per clause.
+Instances = list[tuple[int, np.ndarray]]
 
 
 def literal_index(n: int, clauses: np.ndarray) -> np.ndarray:
@@ -174,19 +175,25 @@ def sr_pair(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     stream = random_clauses(rng, n, 8 * n)
     while is_sat(stream, n):  # rare at ratio 8: extend the stream
         stream = np.concatenate([stream, random_clauses(rng, n, 4 * n)])
-    sat_len, unsat_len = 0, len(stream)  # invariant: prefix sat_len sat, unsat_len not
-    while unsat_len - sat_len > 1:
-        middle = (sat_len + unsat_len) // 2
-        if is_sat(stream[:middle], n):
-            sat_len = middle
+    # The empty prefix is satisfiable, the whole stream is not.
+    unsat_len = bisect(lambda m: not is_sat(stream[:m], n), 0, len(stream))
+    return stream[: unsat_len - 1], stream[:unsat_len]
+
+
+def bisect(passes, low: int, high: int) -> int:
+    """The smallest k in (low, high] with passes(k): it fails at low, holds at high."""
+    while high - low > 1:
+        middle = (low + high) // 2
+        if passes(middle):
+            high = middle
         else:
-            unsat_len = middle
-    return stream[:sat_len], stream[:unsat_len]
+            low = middle
+    return high
 
 
 def make_pairs(
     rng: np.random.Generator, ns: np.ndarray
-) -> tuple[list[tuple[int, np.ndarray]], np.ndarray]:
+) -> tuple[Instances, np.ndarray]:
     """Pairs for each n in ns, flattened: [(n, clauses)] and labels [2 * len(ns)]."""
     instances, labels = [], []
     for n in ns:
@@ -198,7 +205,7 @@ def make_pairs(
 
 def make_fixed_ratio(
     rng: np.random.Generator, ns: np.ndarray, ratios: np.ndarray
-) -> tuple[list[tuple[int, np.ndarray]], np.ndarray]:
+) -> tuple[Instances, np.ndarray]:
     """One instance per (n, ratio) with m = round(ratio * n); labels by the solver."""
     instances = [
         (int(n), random_clauses(rng, int(n), round(ratio * n)))
@@ -217,21 +224,18 @@ def propagations_needed(clauses: np.ndarray, n: int) -> int:
     A machine-independent measure of the solver's work, unlike wall-clock time:
     doubling, then bisection on pycosat's prop_limit.
     """
+
+    def finishes(limit: int) -> bool:
+        return solve(clauses, n, prop_limit=limit) != "UNKNOWN"
+
     high = 1
-    while solve(clauses, n, prop_limit=high) == "UNKNOWN":
+    while not finishes(high):
         high *= 2
-    low = high // 2  # fails at low (or low == 0)
-    while high - low > 1:
-        middle = (low + high) // 2
-        if solve(clauses, n, prop_limit=middle) == "UNKNOWN":
-            low = middle
-        else:
-            high = middle
-    return high
+    return bisect(finishes, high // 2, high)  # fails at high // 2 (or it is 0)
 
 
 def solver_run(
-    instances: list[tuple[int, np.ndarray]],
+    instances: Instances,
     labels: np.ndarray,
     timed: bool,
     count_propagations: bool = True,
@@ -240,7 +244,7 @@ def solver_run(
 
     model_check: % of satisfiable answers whose model satisfies every clause (the
     label is the solver's answer, so accuracy is 100% by construction; this checks
-    the certificates). agreement: % of answers equal to the stored label.
+    the certificates). accuracy: % of answers equal to the stored label.
     """
     checked, agreed, seconds = [], [], []
     for (n, clauses), label in zip(instances, labels, strict=True):
@@ -274,9 +278,8 @@ def statistics(n: int, clauses: np.ndarray) -> np.ndarray:
     n reads the same scale at large n (no n itself: the shortcut, like the net, must
     carry over from small to large n).
     """
-    counts = np.bincount(literal_index(n, clauses).ravel(), minlength=2 * n).astype(
-        float
-    )  # [2n] occurrences
+    index = literal_index(n, clauses).ravel()
+    counts = np.bincount(index, minlength=2 * n).astype(float)  # [2n] occurrences
     positive, negative = counts[:n], counts[n:]
     per_variable = positive + negative  # [n]
     mean = max(counts.mean(), 1e-9)
@@ -293,10 +296,11 @@ def statistics(n: int, clauses: np.ndarray) -> np.ndarray:
     )
 
 
-def fit_shortcut(
-    instances: list[tuple[int, np.ndarray]], labels: np.ndarray, cfg: Config, seed: int
-):
-    features = np.stack([statistics(n, c) for n, c in instances])
+def features(instances: Instances) -> np.ndarray:
+    return np.stack([statistics(n, c) for n, c in instances])
+
+
+def fit_shortcut(instances: Instances, labels: np.ndarray, cfg: Config, seed: int):
     model = make_pipeline(
         StandardScaler(),
         MLPClassifier(
@@ -307,12 +311,11 @@ def fit_shortcut(
             random_state=seed,
         ),
     )
-    return model.fit(features, labels.astype(int))
+    return model.fit(features(instances), labels.astype(int))
 
 
-def shortcut_predict(model, instances: list[tuple[int, np.ndarray]]) -> np.ndarray:
-    features = np.stack([statistics(n, c) for n, c in instances])
-    return model.predict(features).astype(bool)
+def shortcut_predict(model, instances: Instances) -> np.ndarray:
+    return model.predict(features(instances)).astype(bool)
 
 
 # ---------------------------------------------------------------- the graph
@@ -337,9 +340,7 @@ class Graph:
     graphs: int  # B
 
 
-def make_graph(
-    instances: list[tuple[int, np.ndarray]], device: torch.device | str = "cpu"
-) -> Graph:
+def make_graph(instances: Instances, device: torch.device | str = "cpu") -> Graph:
     edge_literal, edge_clause, flip, literal_graph, clause_graph = [], [], [], [], []
     literal_offset = clause_offset = 0
     for graph, (n, clauses) in enumerate(instances):
@@ -423,11 +424,7 @@ class NeuroSATLite(nn.Module):
 
 
 def train_net(
-    instances: list[tuple[int, np.ndarray]],
-    labels: np.ndarray,
-    cfg: Config,
-    seed: int,
-    ctx: RunContext,
+    instances: Instances, labels: np.ndarray, cfg: Config, seed: int, ctx: RunContext
 ) -> NeuroSATLite:
     """Adam on minibatches of whole pairs (a pair's two members share a batch)."""
     torch.manual_seed(seed)
@@ -509,7 +506,7 @@ def decoded(graph: Graph, history: list[torch.Tensor]) -> torch.Tensor:
 
 def evaluate_net(
     net: NeuroSATLite,
-    instances: list[tuple[int, np.ndarray]],
+    instances: Instances,
     cfg: Config,
     ctx: RunContext,
     decode: bool = True,
@@ -583,96 +580,85 @@ def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
             predicted, decodes = evaluate_net(
                 net, instances, cfg, ctx, decode=test_set == "pairs"
             )
-            dl = {"seed": seed, "arm": DL_ARM, **where}
-            records.add("accuracy", accuracy(predicted, labels), **dl)
+            dl = {"accuracy": accuracy(predicted, labels)}
             sat_predicted = predicted & labels.astype(bool)
             # Decoding is tried on the pairs only, and is undefined when the net
             # calls no satisfiable instance satisfiable.
             if test_set == "pairs" and sat_predicted.any():
-                records.add("decoded", 100.0 * decodes[sat_predicted].mean(), **dl)
-            records.add("sat_fraction", 100.0 * labels.mean(), **dl)
+                dl["decoded"] = 100.0 * decodes[sat_predicted].mean()
+            dl["sat_fraction"] = 100.0 * labels.mean()
             shortcut_predicted = shortcut_predict(shortcut, instances)
-            records.add(
-                "accuracy",
-                accuracy(shortcut_predicted, labels),
-                seed=seed,
-                arm=SHORTCUT_ARM,
-                **where,
-            )
-            # Wall-clock times only where the runner asks for timings (not smoke).
-            solver = solver_run(
-                instances, labels, ctx.record_timings, test_set == "pairs"
-            )
-            records.add_many(solver, seed=seed, arm=SOLVER_ARM, **where)
+            arms = {
+                DL_ARM: dl,
+                SHORTCUT_ARM: {"accuracy": accuracy(shortcut_predicted, labels)},
+                # Wall-clock times only where the runner asks for them (not smoke).
+                SOLVER_ARM: solver_run(
+                    instances, labels, ctx.record_timings, test_set == "pairs"
+                ),
+            }
+            for arm, metrics in arms.items():
+                records.add_many(metrics, seed=seed, arm=arm, **where)
     return records.frame()
 
 
 # ---------------------------------------------------------------- summary
 
 
-def per_seed(
+def by_size(
     records: pd.DataFrame, arm: str, metric: str, test_set: str = "pairs"
 ) -> pd.DataFrame:
     """Table [seed] x n (pairs) or [seed] x ratio (ratio sweep) of one metric."""
-    rows = records[
-        (records["arm"] == arm)
-        & (records["metric"] == metric)
-        & (records["test_set"] == test_set)
-    ]
     column = "n" if test_set == "pairs" else "ratio"
-    return rows.pivot_table(index="seed", columns=column, values="value")
+    return core.pivot_seeds(records, metric, column, arm=arm, test_set=test_set)
 
 
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    dl = per_seed(records, DL_ARM, "accuracy")
-    shortcut = per_seed(records, SHORTCUT_ARM, "accuracy")
+    dl = by_size(records, DL_ARM, "accuracy")
+    shortcut = by_size(records, SHORTCUT_ARM, "accuracy")
     ns = sorted(dl.columns)
     smallest, largest = ns[0], ns[-1]
     near_40 = min(ns, key=lambda n: (abs(n - REFUTE_N), n))
-    percent = {"unit": "%", "digits": 1}
+
+    def percent(values, **label) -> Estimate:
+        return bootstrap(values, unit="%", digits=1, **label)
+
     estimates = {
-        KEY: bootstrap(dl[largest], **percent),
-        "dl_accuracy_smallest_n": bootstrap(dl[smallest], **percent),
-        "dl_accuracy_n40": bootstrap(
-            dl[near_40], label=f"mean at n = {near_40}", **percent
-        ),
+        KEY: percent(dl[largest]),
+        "dl_accuracy_smallest_n": percent(dl[smallest]),
+        "dl_accuracy_n40": percent(dl[near_40], label=f"mean at n = {near_40}"),
         "dl_accuracy_drop": bootstrap(
             dl[smallest] - dl[largest],
             unit="points",
             digits=1,
             label=f"mean of accuracy at n = {smallest} minus n = {largest}",
         ),
-        "shortcut_accuracy_largest_n": bootstrap(shortcut[largest], **percent),
-        "solver_model_check": bootstrap(
-            per_seed(records, SOLVER_ARM, "model_check").stack(), **percent
+        "shortcut_accuracy_largest_n": percent(shortcut[largest]),
+        "solver_model_check": percent(
+            by_size(records, SOLVER_ARM, "model_check").stack()
         ),
         "solver_median_propagations_largest_n": bootstrap(
-            per_seed(records, SOLVER_ARM, "median_propagations")[largest], digits=0
+            by_size(records, SOLVER_ARM, "median_propagations")[largest], digits=0
         ),
     }
-    timed = per_seed(records, SOLVER_ARM, "median_ms")
+    timed = by_size(records, SOLVER_ARM, "median_ms")
     if not timed.empty:
         estimates["solver_median_ms_largest_n"] = bootstrap(
             timed[largest], unit="ms", digits=3
         )
-    decodes = per_seed(records, DL_ARM, "decoded")
+    decodes = by_size(records, DL_ARM, "decoded")
     if not decodes.empty:
-        estimates["dl_decoded_of_sat_predictions"] = bootstrap(
-            decodes.mean(axis=1), label="mean over sizes, then seeds", **percent
+        estimates["dl_decoded_of_sat_predictions"] = percent(
+            decodes.mean(axis=1), label="mean over sizes, then seeds"
         )
-    sweep_dl = per_seed(records, DL_ARM, "accuracy", "ratio")
-    sweep_shortcut = per_seed(records, SHORTCUT_ARM, "accuracy", "ratio")
-    threshold = min(sweep_dl.columns, key=lambda r: abs(r - 4.26))
-    estimates["dl_accuracy_at_threshold"] = bootstrap(sweep_dl[threshold], **percent)
-    estimates["shortcut_accuracy_at_threshold"] = bootstrap(
-        sweep_shortcut[threshold], **percent
-    )
-    estimates["shortcut_accuracy_sweep_ends"] = bootstrap(
-        sweep_shortcut[[min(sweep_shortcut.columns), max(sweep_shortcut.columns)]].mean(
-            axis=1
-        ),
+    sweep_dl = by_size(records, DL_ARM, "accuracy", "ratio")
+    sweep_shortcut = by_size(records, SHORTCUT_ARM, "accuracy", "ratio")
+    threshold = min(sweep_dl.columns, key=lambda r: abs(r - THRESHOLD_RATIO))
+    ends = [min(sweep_shortcut.columns), max(sweep_shortcut.columns)]
+    estimates["dl_accuracy_at_threshold"] = percent(sweep_dl[threshold])
+    estimates["shortcut_accuracy_at_threshold"] = percent(sweep_shortcut[threshold])
+    estimates["shortcut_accuracy_sweep_ends"] = percent(
+        sweep_shortcut[ends].mean(axis=1),
         label="mean of the lowest and highest sweep ratio",
-        **percent,
     )
     return estimates
 
@@ -680,7 +666,7 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
 RULE = (
     f"Holds if the message-passing net's accuracy on balanced SR-style pairs at the "
     f"largest tested n is <= {MAX_HOLDS_ACCURACY:g}% and falls from the smallest to "
-    f"the largest n (drop > 0), while the solver's models all check "
+    f"the largest n (drop > {MIN_DROP:g}), while the solver's models all check "
     f"({SOLVER_EXACT:g}%) and its median time at the largest n is <= "
     f"{MAX_SOLVER_MS:g} ms (whole 95% CIs past the thresholds). Refuted if the net "
     f"reaches >= {REFUTE_ACCURACY:g}% at n = {REFUTE_N}. Inconclusive otherwise, "
@@ -696,7 +682,7 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
     refuted = at_40.above(REFUTE_ACCURACY)
     holds = all_of(
         largest.below(MAX_HOLDS_ACCURACY),
-        drop.above(0.0),
+        drop.above(MIN_DROP),
         checked.above(SOLVER_EXACT),
         solver_fast,
     )
@@ -712,7 +698,14 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         status = "inconclusive"
     else:
         status = "holds"
-    return Verdict(status, reason, RULE)
+    thresholds = {
+        KEY: MAX_HOLDS_ACCURACY,
+        "dl_accuracy_n40": REFUTE_ACCURACY,
+        "dl_accuracy_drop": MIN_DROP,
+        "solver_model_check": SOLVER_EXACT,
+        "solver_median_ms_largest_n": MAX_SOLVER_MS,
+    }
+    return Verdict(status, reason, RULE, thresholds)
 
 
 # ---------------------------------------------------------------- charts
@@ -723,125 +716,80 @@ ARM_LABELS = {
     SHORTCUT_ARM: "MLP on ratio statistics",
     SOLVER_ARM: "PicoSAT solver",
 }
-PERCENT_TIPS = (
-    alt.Tooltip("mean:Q", title="mean", format=".1f"),
-    alt.Tooltip("low:Q", title="95% CI low", format=".1f"),
-    alt.Tooltip("high:Q", title="95% CI high", format=".1f"),
-    "seeds:Q",
-)
 
 
-def band_chart(
-    table: pd.DataFrame,
-    x: alt.X,
-    y_title: str,
-    title: str | alt.TitleParams,
-    tips: list,
-):
-    base = alt.Chart(table).encode(
-        x=x, color=alt.Color("model:N", title=None, sort=list(ARM_LABELS.values()))
+def curve(records: pd.DataFrame, where: dict, x: str, title, *, extra=(), **options):
+    """Mean per model against x of the records matching `where` (test_set, metric,
+    arm), its 95% CI band and the seeds (core.ci_curve), `extra` layers on top."""
+    rows = core.select(records, **where).copy()
+    rows["model"] = rows["arm"].map(ARM_LABELS)
+    table = core.ci_table(rows, ["model", x], bootstrap)
+    colours = list(ARM_LABELS.values())
+    chart = core.ci_curve(
+        table, x=x, colour="model", colour_sort=colours, seeds=rows, **options
     )
-    band = base.mark_area(opacity=0.18).encode(y="low:Q", y2="high:Q")
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title=y_title), tooltip=tips
-    )
-    return (band + line).properties(title=title, width=560, height=300)
-
-
-def accuracy_table(records: pd.DataFrame, test_set: str, by: str) -> pd.DataFrame:
-    rows = records[
-        (records["test_set"] == test_set) & (records["metric"] == "accuracy")
-    ]
-    table = mean_ci_table(rows, ["arm", by], bootstrap)
-    table["model"] = table["arm"].map(ARM_LABELS)
-    return table
+    return core.sized(alt.layer(chart, *extra), title)
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
-    by_n = accuracy_table(records, "pairs", "n")
-    chance = alt.Chart(pd.DataFrame({"chance": [50.0]})).mark_rule(strokeDash=[4, 4])
-    chance = chance.encode(
-        y="chance:Q", tooltip=tooltip_fields(alt.Tooltip("chance:Q", title="chance %"))
-    )
-    accuracy_n = band_chart(
-        by_n,
-        alt.X("n:Q", title="variables n (test pairs; trained on n = 10 to 20)"),
-        "accuracy on balanced sat/unsat pairs (%)",
-        alt.TitleParams(
-            "Accuracy vs problem size (mean, 95% CI over seeds)",
-            subtitle="dashed: chance (50%)",
-        ),
-        tooltip_fields("model:N", "n:Q", *PERCENT_TIPS),
-    )
-    by_ratio = accuracy_table(records, "ratio", "ratio")
-    accuracy_ratio = band_chart(
-        by_ratio,
-        alt.X("ratio:Q", title="clauses per variable", scale=alt.Scale(zero=False)),
-        "accuracy on fixed-ratio instances (%)",
-        alt.TitleParams(
-            "Accuracy vs clause/variable ratio at fixed n (mean, 95% CI over seeds)",
-            subtitle="grey dotted: % of instances satisfiable (solver); dashed: 50%",
-        ),
-        tooltip_fields("model:N", "ratio:Q", *PERCENT_TIPS),
-    )
-    sat = records[
-        (records["metric"] == "sat_fraction") & (records["test_set"] == "ratio")
-    ]
-    sat_table = mean_ci_table(sat, ["ratio"], bootstrap)
-    sat_table["model"] = "share satisfiable (solver)"
+    chance = {"chance": CHANCE}
+    # The solver's share of satisfiable formulas: a grey dotted reference line.
+    sat = core.select(records, metric="sat_fraction", test_set="ratio")
     sat_line = (
-        alt.Chart(sat_table)
-        .mark_line(strokeDash=[2, 2], point=True)
+        alt.Chart(core.ci_table(sat, ["ratio"], bootstrap))
+        .mark_line(strokeDash=[2, 2], point=True, color="gray")
         .encode(
             x="ratio:Q",
             y="mean:Q",
-            color=alt.value("gray"),
-            tooltip=tooltip_fields(
-                alt.Tooltip("ratio:Q"),
-                alt.Tooltip("mean:Q", title="% satisfiable", format=".1f"),
+            tooltip=core.tooltips(
+                "ratio:Q", alt.Tooltip("mean:Q", title="% satisfiable", format=".1f")
             ),
         )
     )
-    solver = records[(records["arm"] == SOLVER_ARM) & (records["test_set"] == "pairs")]
-    metric = (
-        "median_ms"
-        if (solver["metric"] == "median_ms").any()
-        else ("median_propagations")
-    )
-    time_table = mean_ci_table(solver[solver["metric"] == metric], ["n"], bootstrap)
-    time_table["model"] = ARM_LABELS[SOLVER_ARM]
-    y_title = (
-        "median solve time (ms)" if metric == "median_ms" else "median propagations"
-    )
-    solver_time = band_chart(
-        time_table,
-        alt.X("n:Q", title="variables n (sat/unsat pairs at the threshold)"),
-        y_title,
-        "Solver effort vs problem size (median per seed; mean, 95% CI over seeds)",
-        tooltip_fields(
-            "n:Q",
-            alt.Tooltip("mean:Q", title=y_title, format=".3g"),
-            alt.Tooltip("low:Q", title="95% CI low", format=".3g"),
-            alt.Tooltip("high:Q", title="95% CI high", format=".3g"),
-            "seeds:Q",
-        ),
-    )
-    decode_rows = records[
-        (records["metric"] == "decoded") & (records["test_set"] == "pairs")
-    ]
+    timed = (core.select(records, arm=SOLVER_ARM)["metric"] == "median_ms").any()
+    effort = "median_ms" if timed else "median_propagations"
     result = {
-        "accuracy_vs_n": accuracy_n + chance,
-        "accuracy_vs_ratio": accuracy_ratio + sat_line + chance,
-        "solver_time_vs_n": solver_time,
+        "accuracy_vs_n": curve(
+            records,
+            {"test_set": "pairs", "metric": "accuracy"},
+            "n",
+            "Accuracy vs problem size (mean, 95% CI over seeds; dashed: chance)",
+            x_title="variables n (test pairs; trained on n = 10 to 20)",
+            value_title="accuracy on balanced sat/unsat pairs (%)",
+            thresholds=chance,
+        ),
+        "accuracy_vs_ratio": curve(
+            records,
+            {"test_set": "ratio", "metric": "accuracy"},
+            "ratio",
+            alt.TitleParams(
+                "Accuracy vs clause/variable ratio at fixed n (mean, 95% CI)",
+                subtitle="grey dotted: % of instances satisfiable (solver); "
+                "dashed: 50%",
+            ),
+            x_title="clauses per variable",
+            value_title="accuracy on fixed-ratio instances (%)",
+            thresholds=chance,
+            extra=(sat_line,),
+        ),
+        "solver_time_vs_n": curve(
+            records,
+            {"test_set": "pairs", "metric": effort, "arm": SOLVER_ARM},
+            "n",
+            "Solver effort vs problem size (median per seed; mean, 95% CI over seeds)",
+            x_title="variables n (sat/unsat pairs at the threshold)",
+            value_title="median solve time (ms)" if timed else "median propagations",
+            fmt=".3g",
+            log_y=True,  # grows by decades with n
+        ),
     }
-    if not decode_rows.empty:
-        decode_table = mean_ci_table(decode_rows, ["arm", "n"], bootstrap)
-        decode_table["model"] = decode_table["arm"].map(ARM_LABELS)
-        result["decoded_vs_n"] = band_chart(
-            decode_table,
-            alt.X("n:Q", title="variables n"),
-            "satisfiable predictions with a decoded model (%)",
+    if not core.select(records, metric="decoded").empty:
+        result["decoded_vs_n"] = curve(
+            records,
+            {"test_set": "pairs", "metric": "decoded"},
+            "n",
             "Decoding an assignment from the net (mean, 95% CI over seeds)",
-            tooltip_fields("model:N", "n:Q", *PERCENT_TIPS),
+            x_title="variables n",
+            value_title="satisfiable predictions with a decoded model (%)",
         )
     return result

@@ -40,17 +40,7 @@ import altair as alt
 import pandas as pd
 import torch
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    any_of,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    tooltip_fields,
-)
+from essay_code import core
 
 TITLE = "The off-screen thrower"
 TWEETS = (9, 10)
@@ -62,7 +52,6 @@ ARMS = (GRU, PHYSICS)
 # Verdict thresholds, from POINTS.md (offscreen-entities); not tuned.
 ACCURATE_PX = 1.0  # in range, both arms' mean absolute error must be <= this
 DL_FAIL_PX = 3.0  # out of range, the GRU fails if its error is >= this ...
-KEY_THRESHOLD = DL_FAIL_PX  # the dashboard draws the key number against this
 DL_FAIL_RATIO = 3.0  # ... or >= this many times the physics model's error
 REFUTE_RATIO = 1.5  # refuted if the GRU stays within this factor of physics
 OUT_OF_RANGE_FACTOR = 2.0  # "out of range" = at least this x the trained maximum
@@ -75,9 +64,6 @@ CENTRE_X, CENTRE_Y, SCALE = 50.0, 90.0, 50.0
 @dataclass(frozen=True)
 class Config:
     seeds: int = 5  # independent training sets, network inits and test sets
-    # 1 intra-op thread: tiny ops gain nothing from a second one, and on a shared
-    # machine spinning threads multiplied CPU time (0: torch's default).
-    cpu_threads: int = 1
     clip_frames: int = 40  # frames per clip, from the ball's entry into view
     gravity: float = 0.04  # px / frame^2, the same in every clip
     release_height: float = 10.0  # px above the ground, the same for every throw
@@ -338,7 +324,7 @@ def gru_forward(params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.
 
 
 def train_grus(
-    train: list[Clips], cfg: Config, ctx: RunContext
+    train: list[Clips], cfg: Config, ctx: core.RunContext
 ) -> dict[str, torch.Tensor]:
     """Train one GRU per seed (one clip set each), all seeds as one batched model.
 
@@ -432,7 +418,7 @@ def in_training_range(sweep: str, level: float, cfg: Config) -> bool:
     return bounds[0] <= level <= bounds[-1]
 
 
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+def run(cfg: Config, ctx: core.RunContext) -> pd.DataFrame:
     """Records: (seed, arm, sweep, level, in_range, metric, value); metric is
     thrower_error or occluded_error (px), averaged over one condition's clips."""
     seeds = list(range(cfg.seeds))
@@ -447,7 +433,7 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
         for seed in seeds
     ]
     params = train_grus(train, cfg, ctx)
-    records: list[dict] = []
+    records = core.Records()
     for sweep, level, dist, occl in conditions(cfg):
         # Test clips: a generator per (seed, condition), apart from training's.
         tests = [
@@ -468,42 +454,27 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
                 PHYSICS: (phys_distance, phys_path),
             }
             for arm, (distance, path) in found.items():
-                for metric, value in (
-                    ("thrower_error", thrower_error(distance, clips)),
-                    ("occluded_error", occluded_error(path, clips)),
-                ):
-                    records.append(
-                        {
-                            "seed": seed,
-                            "arm": arm,
-                            "sweep": sweep,
-                            "level": level,
-                            "in_range": in_training_range(sweep, level, cfg),
-                            "metric": metric,
-                            "value": value,
-                        }
-                    )
-    return pd.DataFrame(records)
-
-
-def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    """Every arm and condition (see run_arms), within cfg.cpu_threads."""
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
+                records.add_many(
+                    {
+                        "thrower_error": thrower_error(distance, clips),
+                        "occluded_error": occluded_error(path, clips),
+                    },
+                    seed=seed,
+                    arm=arm,
+                    sweep=sweep,
+                    level=level,
+                    in_range=in_training_range(sweep, level, cfg),
+                )
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary
 
 
-def per_seed(records: pd.DataFrame, arm: str, sweep: str, metric: str, levels):
+def seed_means(records: pd.DataFrame, arm: str, sweep: str, metric: str, levels):
     """Per seed: the arm's metric averaged over the given levels of one sweep."""
-    rows = records[
-        (records["arm"] == arm)
-        & (records["sweep"] == sweep)
-        & (records["metric"] == metric)
-        & (records["level"].isin(list(levels)))
-    ]
-    return rows.groupby("seed")["value"].mean()
+    rows = core.select(records, arm=arm, sweep=sweep, metric=metric)
+    return rows[rows["level"].isin(list(levels))].groupby("seed")["value"].mean()
 
 
 def out_of_range_level(records: pd.DataFrame, sweep: str) -> float:
@@ -521,8 +492,8 @@ def out_of_range_level(records: pd.DataFrame, sweep: str) -> float:
 SWEEP_TASK = {"distance": "thrower_error", "occlusion": "occluded_error"}
 
 
-def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    estimates: dict[str, Estimate] = {}
+def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
+    estimates: dict[str, core.Estimate] = {}
     px = {"unit": "px", "digits": 2}
     for sweep, metric in SWEEP_TASK.items():
         rows = records[records["sweep"] == sweep]
@@ -530,16 +501,16 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
         far = out_of_range_level(records, sweep)
         task = "thrower" if metric == "thrower_error" else "occluded"
         for arm in ARMS:
-            estimates[f"{arm}_{task}_error_in_range"] = bootstrap(
-                per_seed(records, arm, sweep, metric, inside), **px
+            estimates[f"{arm}_{task}_error_in_range"] = core.bootstrap(
+                seed_means(records, arm, sweep, metric, inside), **px
             )
-            estimates[f"{arm}_{task}_error_2x_{sweep}"] = bootstrap(
-                per_seed(records, arm, sweep, metric, [far]), **px
+            estimates[f"{arm}_{task}_error_2x_{sweep}"] = core.bootstrap(
+                seed_means(records, arm, sweep, metric, [far]), **px
             )
-        ratio = per_seed(records, GRU, sweep, metric, [far]) / per_seed(
+        ratio = seed_means(records, GRU, sweep, metric, [far]) / seed_means(
             records, PHYSICS, sweep, metric, [far]
         )
-        estimates[f"gru_over_physics_{task}_2x_{sweep}"] = bootstrap(
+        estimates[f"gru_over_physics_{task}_2x_{sweep}"] = core.bootstrap(
             ratio, unit="x", digits=1, label="mean per-seed ratio"
         )
     return estimates
@@ -556,29 +527,47 @@ RULE = (
 )
 
 
-def out_of_range_failure(estimates: dict[str, Estimate], task: str, sweep: str):
+# What the rule compares each estimate with. The ratios meet two thresholds (the GRU
+# fails at >= DL_FAIL_RATIO, the claim is refuted at <= REFUTE_RATIO); the one
+# listed is the failure side, the one the key estimate's test belongs to.
+THRESHOLDS = {
+    "gru_thrower_error_2x_distance": DL_FAIL_PX,
+    "gru_occluded_error_2x_occlusion": DL_FAIL_PX,
+    "gru_over_physics_thrower_2x_distance": DL_FAIL_RATIO,
+    "gru_over_physics_occluded_2x_occlusion": DL_FAIL_RATIO,
+    "physics_thrower_error_2x_distance": ACCURATE_PX,
+    "physics_occluded_error_2x_occlusion": ACCURATE_PX,
+    **{
+        f"{arm}_{task}_error_in_range": ACCURATE_PX
+        for arm in ARMS
+        for task in ("thrower", "occluded")
+    },
+}
+
+
+def out_of_range_failure(estimates: dict[str, core.Estimate], task: str, sweep: str):
     gru = estimates[f"gru_{task}_error_2x_{sweep}"]
     physics = estimates[f"physics_{task}_error_2x_{sweep}"]
     ratio = estimates[f"gru_over_physics_{task}_2x_{sweep}"]
-    return all_of(
-        any_of(gru.above(DL_FAIL_PX), ratio.above(DL_FAIL_RATIO)),
+    return core.all_of(
+        core.any_of(gru.above(DL_FAIL_PX), ratio.above(DL_FAIL_RATIO)),
         physics.below(ACCURATE_PX),
     )
 
 
-def verdict(estimates: dict[str, Estimate]) -> Verdict:
-    in_range = all_of(
+def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
+    in_range = core.all_of(
         *(
             estimates[f"{arm}_{task}_error_in_range"].below(ACCURATE_PX)
             for arm in ARMS
             for task in ("thrower", "occluded")
         )
     )
-    fails = any_of(
+    fails = core.any_of(
         out_of_range_failure(estimates, "thrower", "distance"),
         out_of_range_failure(estimates, "occluded", "occlusion"),
     )
-    close = all_of(
+    close = core.all_of(
         estimates["gru_over_physics_thrower_2x_distance"].below(REFUTE_RATIO),
         estimates["gru_over_physics_occluded_2x_occlusion"].below(REFUTE_RATIO),
     )
@@ -594,11 +583,11 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
     )
     if close is True:
         status = "refuted"
-    elif all_of(in_range, fails) is True:
+    elif core.all_of(in_range, fails) is True:
         status = "holds"
     else:
         status = "inconclusive"
-    return Verdict(status, reason, RULE)
+    return core.Verdict(status, reason, RULE, thresholds=THRESHOLDS)
 
 
 # ---------------------------------------------------------------- charts
@@ -620,57 +609,39 @@ CHART_TITLES = {
 
 
 def sweep_chart(records: pd.DataFrame, sweep: str) -> alt.TopLevelMixin:
+    """Each arm's error against the sweep's level: mean, 95% CI band, seeds, the
+    verdict's pixel thresholds and the trained range shaded."""
     metric = SWEEP_TASK[sweep]
-    rows = records[(records["sweep"] == sweep) & (records["metric"] == metric)]
-    table = mean_ci_table(rows, ["arm", "level"], lambda v: bootstrap(v))
-    table["model"] = table["arm"].map(ARM_LABELS)
-    order = [ARM_LABELS[arm] for arm in ARMS]
-    x = alt.X("level:Q", title=AXIS_TITLES[sweep])
-    y_scale = alt.Scale(type="log")
-    tips = tooltip_fields(
-        "model:N",
-        alt.Tooltip("level:Q", title=AXIS_TITLES[sweep]),
-        alt.Tooltip("mean:Q", title="mean error (px)", format=".2f"),
-        alt.Tooltip("low:Q", title="95% CI low", format=".2f"),
-        alt.Tooltip("high:Q", title="95% CI high", format=".2f"),
-        "seeds:Q",
-    )
-    base = alt.Chart(table).encode(x=x, color=alt.Color("model:N", sort=order))
-    band = base.mark_area(opacity=0.2).encode(
-        y=alt.Y("low:Q", scale=y_scale), y2="high:Q"
-    )
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title=Y_TITLES[metric], scale=y_scale), tooltip=tips
+    rows = core.select(records, sweep=sweep, metric=metric).copy()
+    rows["model"] = rows["arm"].map(ARM_LABELS)
+    curve = core.ci_curve(
+        core.ci_table(rows, ["model", "level"], core.bootstrap),
+        x="level",
+        x_title=AXIS_TITLES[sweep],
+        value_title=Y_TITLES[metric],
+        colour="model",
+        colour_sort=[ARM_LABELS[arm] for arm in ARMS],
+        seeds=rows,
+        thresholds={"accurate (px)": ACCURATE_PX, "GRU fails (px)": DL_FAIL_PX},
+        fmt=".2f",
+        log_y=True,
     )
     trained = rows.loc[rows["in_range"].astype(bool), "level"]
+    span = {"start": [trained.min()], "end": [trained.max()], "what": ["trained"]}
     training = (
-        alt.Chart(
-            pd.DataFrame(
-                {"start": [trained.min()], "end": [trained.max()], "what": ["trained"]}
-            )
-        )
+        alt.Chart(pd.DataFrame(span))
         .mark_rect(opacity=0.12, color="gray")
         .encode(
             x="start:Q",
             x2="end:Q",
-            tooltip=tooltip_fields(
+            tooltip=core.tooltips(
                 alt.Tooltip("what:N", title="range"),
                 alt.Tooltip("start:Q", title="from"),
                 alt.Tooltip("end:Q", title="to"),
             ),
         )
     )
-    threshold = (
-        alt.Chart(pd.DataFrame({"px": [ACCURATE_PX, DL_FAIL_PX]}))
-        .mark_rule(strokeDash=[4, 4], color="gray")
-        .encode(
-            y="px:Q",
-            tooltip=tooltip_fields(alt.Tooltip("px:Q", title="verdict threshold (px)")),
-        )
-    )
-    return (training + threshold + band + line).properties(
-        title=CHART_TITLES[sweep], width=560, height=300
-    )
+    return core.sized(alt.layer(training, *curve.layer), CHART_TITLES[sweep])
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:

@@ -49,18 +49,8 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.nn import functional as F
 
-from essay_code.core import (
-    Estimate,
-    RunContext,
-    Verdict,
-    all_of,
-    any_of,
-    bootstrap,
-    cpu_threads,
-    mean_ci_table,
-    stack_seeded,
-    tooltip_fields,
-)
+from essay_code import core
+from essay_code.core import Estimate, RunContext, Verdict
 
 TITLE = "Online learning and catastrophic forgetting"
 TWEETS = (11, 12)
@@ -84,7 +74,6 @@ PIXELS = 64
 
 # Verdict thresholds, from POINTS.md (online-learning); not tuned.
 MAX_NAIVE_BWT = -0.30  # naive SGD forgets if its BWT is at most this (accuracy units)
-KEY_THRESHOLD = MAX_NAIVE_BWT  # the dashboard draws the key number against this
 MAX_RIDGE_GAP = 5.0  # points the online ridge may trail the jointly trained MLP by
 MIN_FIXED_BWT = -0.05  # EWC or replay mitigates if its BWT is at least this
 
@@ -92,9 +81,6 @@ MIN_FIXED_BWT = -0.05  # EWC or replay mitigates if its BWT is at least this
 @dataclass(frozen=True)
 class Config:
     seeds: int = 5  # independent splits, permutation sequences and initialisations
-    # 1 intra-op thread: tiny ops gain nothing from a second one, and on a shared
-    # machine spinning threads multiplied CPU time (0: torch's default).
-    cpu_threads: int = 1
     tasks: int = 10  # permuted-pixel tasks in the sequence (task 0 is the identity)
     test_fraction: float = 0.3  # share of the 1797 digits held out (stratified)
     hidden: int = 128  # width of both hidden layers of every MLP
@@ -172,14 +158,19 @@ def make_tasks(cfg: Config, seed: int) -> TaskData:
     return TaskData(train_x, train_y, test_x, test_y, perms)
 
 
+KEYS = ("train_x", "train_y", "test_x", "test_y")  # the stacked tensors, in order
+
+
 def stacked(tasks: list[TaskData]) -> dict[str, torch.Tensor]:
     """Seeds stacked on a leading axis: train_x [seeds, tasks, n_train, 64] etc."""
     return {
-        "train_x": torch.tensor(np.stack([t.train_x for t in tasks])),
-        "train_y": torch.tensor(np.stack([t.train_y for t in tasks])),
-        "test_x": torch.tensor(np.stack([t.test_x for t in tasks])),
-        "test_y": torch.tensor(np.stack([t.test_y for t in tasks])),
+        key: torch.tensor(np.stack([getattr(t, key) for t in tasks])) for key in KEYS
     }
+
+
+def gather_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """x [models, n, ...], index [models, b] -> [models, b, ...]."""
+    return x[torch.arange(x.shape[0], device=x.device)[:, None], index]
 
 
 # ---------------------------------------------------------------- metrics
@@ -208,13 +199,8 @@ def backward_transfer(matrix: np.ndarray) -> float:
 
 
 def make_mlp(hidden: int) -> nn.Module:
-    return nn.Sequential(
-        nn.Linear(PIXELS, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, CLASSES),
-    )
+    """64 -> hidden -> hidden -> 10 with ReLU between: layers "0", "2" and "4"."""
+    return core.mlp([PIXELS, hidden, hidden, CLASSES])
 
 
 def mlp_forward(
@@ -226,6 +212,8 @@ def mlp_forward(
     Returns logits [models, n, 10], the pre-activations [z1, z2, logits] and the
     layer inputs [x, h1, h2] (for the per-row Fisher). batched_call computes the
     same logits (a test checks); this form also exposes the activations.
+    (Not core.StackedMLP: its [models, in, out] weights round differently from
+    this layout, which would move the records, and it hides the activations.)
     """
     inputs, pre = [], []
     hidden = x
@@ -285,6 +273,12 @@ def ewc_step(
             p.copy_((p + scale * anchor_sum[name]) / (1 + scale * fisher_sum[name]))
 
 
+def permutations(generators: list[torch.Generator], n: int, count=None):
+    """[seeds, count]: the first count entries (all: None) of a fresh random
+    permutation of range(n) from each seed's own generator."""
+    return torch.stack([torch.randperm(n, generator=g)[:count] for g in generators])
+
+
 @dataclass(frozen=True)
 class Learner:
     arm: str  # NAIVE, EWC, REPLAY or JOINT
@@ -323,8 +317,7 @@ def train_mlps(
     device = ctx.device
     learners = mlp_learners(seeds)
     models = len(learners)
-    train_x, train_y = data["train_x"].to(device), data["train_y"].to(device)
-    test_x, test_y = data["test_x"].to(device), data["test_y"].to(device)
+    train_x, train_y, test_x, test_y = (data[key].to(device) for key in KEYS)
     _, tasks, rows, _ = train_x.shape
     seed_of = torch.tensor([seeds.index(ln.seed) for ln in learners], device=device)
     is_joint = torch.tensor([ln.arm == JOINT for ln in learners], device=device)
@@ -333,7 +326,7 @@ def train_mlps(
     ewc_lambda = torch.tensor(
         [cfg.ewc_lambda if ln.arm == EWC else 0.0 for ln in learners], device=device
     )
-    _, params = stack_seeded(
+    _, params = core.stack_seeded(
         lambda: make_mlp(cfg.hidden), [ln.seed for ln in learners], device
     )
     optimizer = torch.optim.SGD(params.values(), lr=cfg.lr)
@@ -343,15 +336,12 @@ def train_mlps(
     steps_per_pass = -(-rows // cfg.batch_size)
     joint_rows = tasks * cfg.epochs * steps_per_pass * cfg.batch_size
     joint_passes = -(-joint_rows // (tasks * rows))
-    # [seeds, enough rows]: each joint learner's stream of (task * rows + row) ids.
-    joint_order = torch.stack(
-        [
-            torch.cat(
-                [torch.randperm(tasks * rows, generator=g) for _ in range(joint_passes)]
-            )
-            for g in joint_rng
-        ]
-    ).to(device)[seed_of]
+    # [models, steps, batch]: each joint learner's minibatches of (task * rows + row)
+    # ids. (Each seed draws from its own generator, so passes may go seed by seed.)
+    joint_order = torch.cat(
+        [permutations(joint_rng, tasks * rows) for _ in range(joint_passes)], 1
+    ).to(device)[seed_of, :joint_rows]
+    joint_batches = joint_order.view(models, -1, cfg.batch_size)
     # EWC's sum over finished tasks of F_t (theta - theta_t)^2, kept as running
     # sums of F_t and F_t theta_t: the same penalty up to a constant.
     fisher_sum = {name: torch.zeros_like(p) for name, p in params.items()}
@@ -371,40 +361,29 @@ def train_mlps(
     for task in ctx.progress(range(tasks), total=tasks, desc="mlp tasks"):
         for epoch in range(cfg.epochs):
             active = (~one_pass | (epoch == 0)).float()  # [models]
-            order = torch.stack([torch.randperm(rows, generator=g) for g in order_rng])
+            strength = cfg.lr * active * ewc_lambda  # EWC's implicit step [models]
+            order = permutations(order_rng, rows)
             for start in range(0, rows, cfg.batch_size):
                 # Current rows, padded to batch_size with weight-0 repeats.
                 index = order[:, start : start + cfg.batch_size]
                 real = index.shape[1]
                 index = torch.cat([index, order[:, : cfg.batch_size - real]], 1)
                 index = index.to(device)[seed_of]  # [models, batch]
-                flat = joint_order[
-                    :, step * cfg.batch_size : (step + 1) * cfg.batch_size
-                ]
+                flat = joint_batches[:, step]
                 task_ids = torch.where(is_joint[:, None], flat // rows, task)
                 row_ids = torch.where(is_joint[:, None], flat % rows, index)
-                weight = torch.zeros(models, cfg.batch_size, device=device)
-                weight[:, :real] = 1.0
-                weight[is_joint] = 1.0
-                batch_x, batch_y = rows_of(task_ids, row_ids)
-                if buffer.shape[1] > 0:
-                    pick = torch.stack(
-                        [
-                            torch.randint(
-                                buffer.shape[1], (cfg.replay_batch,), generator=g
-                            )
-                            for g in replay_rng
-                        ]
-                    ).to(device)
-                    replayed = buffer[
-                        torch.arange(len(seeds), device=device)[:, None], pick
-                    ]
-                    replayed = replayed[seed_of]  # [models, replay_batch, 2]
-                    extra_x, extra_y = rows_of(replayed[..., 0], replayed[..., 1])
-                    batch_x = torch.cat([batch_x, extra_x], 1)
-                    batch_y = torch.cat([batch_y, extra_y], 1)
+                padded = torch.arange(cfg.batch_size, device=device) >= real
+                weight = (~padded | is_joint[:, None]).float()  # [models, batch]
+                if buffer.shape[1] > 0:  # replay_batch buffer rows after the current
+                    slots, size = buffer.shape[1], (cfg.replay_batch,)
+                    pick = [torch.randint(slots, size, generator=g) for g in replay_rng]
+                    pick = torch.stack(pick).to(device)
+                    replayed = gather_rows(buffer, pick)[seed_of]  # [models, b, 2]
+                    task_ids = torch.cat([task_ids, replayed[..., 0]], 1)
+                    row_ids = torch.cat([row_ids, replayed[..., 1]], 1)
                     extra_w = is_replay[:, None].float().expand(-1, cfg.replay_batch)
                     weight = torch.cat([weight, extra_w], 1)
+                batch_x, batch_y = rows_of(task_ids, row_ids)
                 logits, _, _ = mlp_forward(params, batch_x)  # [models, b, 10]
                 if epoch == 0:
                     hits = logits[:, :real].argmax(-1) == batch_y[:, :real]
@@ -419,33 +398,21 @@ def train_mlps(
                 (active * loss).sum().backward()
                 optimizer.step()
                 if task > 0:
-                    ewc_step(
-                        params, fisher_sum, anchor_sum, cfg.lr * active * ewc_lambda
-                    )
+                    ewc_step(params, fisher_sum, anchor_sum, strength)
                 step += 1
         with torch.no_grad():
             for seen in range(tasks):
                 logits, _, _ = mlp_forward(params, test_x[seed_of, seen])
                 hit = (logits.argmax(-1) == test_y[seed_of]).float().mean(-1)
                 matrix[:, task, seen] = hit.cpu().numpy()
-            sample = torch.stack(
-                [
-                    torch.randperm(rows, generator=g)[: cfg.ewc_samples]
-                    for g in order_rng
-                ]
-            ).to(device)[seed_of]
+            sample = permutations(order_rng, rows, cfg.ewc_samples).to(device)[seed_of]
             fisher = diagonal_fisher(
                 params, *rows_of(torch.full_like(sample, task), sample)
             )
             for name, p in params.items():
                 fisher_sum[name] += fisher[name]
                 anchor_sum[name] += fisher[name] * p.detach()
-            keep = torch.stack(
-                [
-                    torch.randperm(rows, generator=g)[: cfg.replay_per_task]
-                    for g in replay_rng
-                ]
-            ).to(device)
+            keep = permutations(replay_rng, rows, cfg.replay_per_task).to(device)
             kept = torch.stack([torch.full_like(keep, task), keep], -1)
             buffer = torch.cat([buffer, kept], 1)  # [seeds, filled, (task, row)]
     prequential = (correct / (tasks * rows)).cpu().numpy()
@@ -468,17 +435,13 @@ def fourier_features(
 
 def draw_features(cfg: Config, seeds: list[int], device) -> tuple[torch.Tensor, ...]:
     """Per seed: weights [64, D] ~ N(0, 1/bandwidth^2), phases [1, D] ~ U(0, 2 pi)."""
-    weights, phases = [], []
-    for seed in seeds:
-        g = torch.Generator().manual_seed(seed + 10_000)
-        weights.append(
-            torch.randn(PIXELS, cfg.features, generator=g, dtype=torch.float64)
-            / cfg.bandwidth
-        )
-        phases.append(
-            torch.rand(1, cfg.features, generator=g, dtype=torch.float64) * 2 * np.pi
-        )
-    return torch.stack(weights).to(device), torch.stack(phases).to(device)
+    # Each seed's own generator draws its weights, then its phases.
+    gens = [torch.Generator().manual_seed(seed + 10_000) for seed in seeds]
+    f64, width = torch.float64, cfg.features
+    weights = [torch.randn(PIXELS, width, generator=g, dtype=f64) for g in gens]
+    phases = [torch.rand(1, width, generator=g, dtype=f64) for g in gens]
+    weights = torch.stack(weights) / cfg.bandwidth
+    return weights.to(device), (torch.stack(phases) * 2 * np.pi).to(device)
 
 
 @dataclass
@@ -517,8 +480,7 @@ def ridge_sequential(
     Returns R [seeds, tasks, tasks], the final readout [seeds, D, 10] and the features.
     """
     device = ctx.device
-    train_x, test_x = data["train_x"].to(device), data["test_x"].to(device)
-    train_y, test_y = data["train_y"].to(device), data["test_y"].to(device)
+    train_x, train_y, test_x, test_y = (data[key].to(device) for key in KEYS)
     models, tasks = train_x.shape[:2]
     feats = draw_features(cfg, seeds, device)
     stats = RidgeStats.empty(models, cfg.features, device)
@@ -529,10 +491,8 @@ def ridge_sequential(
         stats.add(fourier_features(train_x[:, task], *feats), train_y)
         readout = stats.solve(cfg.ridge)
         for seen in range(tasks):
-            predicted = (test_phi[seen] @ readout).argmax(-1)
-            matrix[:, task, seen] = (
-                (predicted == test_y).double().mean(-1).cpu().numpy()
-            )
+            hits = (test_phi[seen] @ readout).argmax(-1) == test_y
+            matrix[:, task, seen] = hits.double().mean(-1).cpu().numpy()
     return matrix, readout, feats
 
 
@@ -566,12 +526,10 @@ def ridge_prequential(
     train_x, train_y = data["train_x"].to(device), data["train_y"].to(device)
     models, tasks, rows, _ = train_x.shape
     feats = draw_features(cfg, seeds, device)
-    eye = torch.eye(cfg.features, dtype=torch.float64, device=device)
-    inverse = (eye / cfg.ridge).repeat(models, 1, 1)  # [models, D, D]
-    readout = torch.zeros(
-        models, cfg.features, CLASSES, dtype=torch.float64, device=device
-    )
-    correct = torch.zeros(models, dtype=torch.float64, device=device)
+    f64 = dict(dtype=torch.float64, device=device)
+    inverse = (torch.eye(cfg.features, **f64) / cfg.ridge).repeat(models, 1, 1)
+    readout = torch.zeros(models, cfg.features, CLASSES, **f64)  # [models, D, 10]
+    correct = torch.zeros(models, **f64)
     for task in ctx.progress(range(tasks), total=tasks, desc=f"{RIDGE} one pass"):
         phi_task = fourier_features(train_x[:, task], *feats)  # [models, rows, D]
         for start in range(0, rows, cfg.stream_batch):
@@ -580,18 +538,13 @@ def ridge_prequential(
             scores = phi @ readout
             correct += (scores.argmax(-1) == y).sum(-1)
             p_phi = inverse @ phi.transpose(1, 2)  # [models, D, b]
-            inner = torch.eye(phi.shape[1], dtype=torch.float64, device=device)
+            inner = torch.eye(phi.shape[1], **f64)
             gain = torch.linalg.solve(inner + phi @ p_phi, p_phi.transpose(1, 2))
             gain = gain.transpose(1, 2)  # [models, D, b]
             readout = readout + gain @ (F.one_hot(y, CLASSES).double() - scores)
             inverse = inverse - gain @ p_phi.transpose(1, 2)
     accuracy = (correct / (tasks * rows)).cpu().numpy()
     return (accuracy, readout) if return_readout else accuracy
-
-
-def gather_rows(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """x [models, n, ...], index [models, b] -> [models, b, ...]."""
-    return x[torch.arange(x.shape[0], device=x.device)[:, None], index]
 
 
 def nearest_labels(
@@ -605,8 +558,7 @@ def nearest_labels(
 def knn_sequential(data: dict[str, torch.Tensor], ctx: RunContext) -> np.ndarray:
     """1-NN whose memory holds every row seen so far: R [seeds, tasks, tasks]."""
     device = ctx.device
-    train_x, test_x = data["train_x"].to(device), data["test_x"].to(device)
-    train_y, test_y = data["train_y"].to(device), data["test_y"].to(device)
+    train_x, train_y, test_x, test_y = (data[key].to(device) for key in KEYS)
     models, tasks = train_x.shape[:2]
     # Nearest training row of each task's block, once: distance and label
     # [models, test tasks, train tasks, n_test]; memory after task i = blocks <= i.
@@ -647,7 +599,7 @@ def knn_prequential(data: dict[str, torch.Tensor], cfg: Config) -> np.ndarray:
 # ---------------------------------------------------------------- the run
 
 
-def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
+def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     """Records: per (seed, arm), R[after, task] as metric 'accuracy' (%) with columns
     after_task and task, plus 'final_average', 'bwt' and 'prequential' per arm."""
     seeds = list(range(cfg.seeds))
@@ -655,14 +607,7 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     learners, mlp_matrix, mlp_prequential = train_mlps(data, seeds, cfg, ctx)
 
     def mlp_rows(arm: str, one_pass: bool) -> list[int]:
-        return [
-            next(
-                i
-                for i, ln in enumerate(learners)
-                if (ln.arm, ln.seed, ln.one_pass) == (arm, seed, one_pass)
-            )
-            for seed in seeds
-        ]
+        return [learners.index(Learner(arm, seed, one_pass)) for seed in seeds]
 
     matrices = {arm: mlp_matrix[mlp_rows(arm, False)] for arm in MLP_SEQUENTIAL}
     prequential = {arm: mlp_prequential[mlp_rows(arm, True)] for arm in MLP_SEQUENTIAL}
@@ -672,90 +617,69 @@ def run_arms(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     matrices[KNN] = knn_sequential(data, ctx)
     prequential[KNN] = knn_prequential(data, cfg)
 
-    records: list[dict] = []
-
-    def add(seed, arm, metric, value, after_task=-1, task=-1):
-        records.append(
-            {
-                "seed": seed,
-                "arm": arm,
-                "after_task": after_task,
-                "task": task,
-                "metric": metric,
-                "value": float(value),
-            }
-        )
-
+    records = core.Records()
+    last = cfg.tasks - 1
     for arm, matrix in matrices.items():
         for index, seed in enumerate(seeds):
+            cell = dict(seed=seed, arm=arm)
             for after in range(cfg.tasks):
                 for task in range(after + 1):
-                    add(
-                        seed,
-                        arm,
-                        "accuracy",
-                        100 * matrix[index, after, task],
-                        after,
-                        task,
-                    )
-                add(
-                    seed,
-                    arm,
-                    "average_accuracy",
-                    100 * average_accuracy(matrix[index])[after],
-                    after,
+                    hit = 100 * matrix[index, after, task]
+                    records.add("accuracy", hit, **cell, after_task=after, task=task)
+                average = 100 * average_accuracy(matrix[index])[after]
+                records.add(
+                    "average_accuracy", average, **cell, after_task=after, task=-1
                 )
-            add(seed, arm, "bwt", backward_transfer(matrix[index]))
-            add(seed, arm, "prequential", 100 * prequential[arm][index])
+            whole = dict(**cell, after_task=-1, task=-1)
+            records.add("bwt", backward_transfer(matrix[index]), **whole)
+            records.add("prequential", 100 * prequential[arm][index], **whole)
     for index, seed in enumerate(seeds):
+        cell = dict(seed=seed, arm=JOINT, after_task=last)
         for task in range(cfg.tasks):
-            add(seed, JOINT, "accuracy", 100 * joint[index, task], cfg.tasks - 1, task)
-        add(seed, JOINT, "average_accuracy", 100 * joint[index].mean(), cfg.tasks - 1)
-    return pd.DataFrame(records)
-
-
-def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    """Every arm and condition (see run_arms), within cfg.cpu_threads."""
-    with cpu_threads(cfg.cpu_threads, ctx.device):
-        return run_arms(cfg, ctx)
+            records.add("accuracy", 100 * joint[index, task], **cell, task=task)
+        records.add("average_accuracy", 100 * joint[index].mean(), **cell, task=-1)
+    return records.frame()
 
 
 # ---------------------------------------------------------------- summary
 
 
-def per_seed(records: pd.DataFrame, arm: str, metric: str) -> pd.Series:
-    rows = records[(records["arm"] == arm) & (records["metric"] == metric)]
-    if metric == "average_accuracy":
-        rows = rows[rows["after_task"] == rows["after_task"].max()]
-    return rows.set_index("seed")["value"].sort_index()
+def final(records: pd.DataFrame, arm: str, metric: str) -> pd.Series:
+    """Per seed, one arm's metric (average_accuracy: after the last task)."""
+    last = records["after_task"].max()
+    where = {"after_task": last} if metric == "average_accuracy" else {}
+    return core.per_seed(records, metric, arm=arm, **where)
+
+
+def estimate_name(arm: str) -> str:
+    """'mlp-naive' -> 'naive', 'rf-ridge' -> 'rf_ridge' (markers allow no hyphens)."""
+    return arm.replace("mlp-", "").replace("-", "_")
 
 
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     estimates: dict[str, Estimate] = {}
     for arm in STREAM_ARMS:
-        name = arm.replace("mlp-", "").replace("-", "_")
-        estimates[f"{name}_bwt"] = bootstrap(per_seed(records, arm, "bwt"))
-        estimates[f"{name}_prequential"] = bootstrap(
-            per_seed(records, arm, "prequential"), unit="%", digits=1
+        name = estimate_name(arm)
+        estimates[f"{name}_bwt"] = core.bootstrap(final(records, arm, "bwt"))
+        estimates[f"{name}_prequential"] = core.bootstrap(
+            final(records, arm, "prequential"), unit="%", digits=1
         )
     for arm in ARMS:
-        name = arm.replace("mlp-", "").replace("-", "_")
-        estimates[f"{name}_final_accuracy"] = bootstrap(
-            per_seed(records, arm, "average_accuracy"), unit="%", digits=1
+        estimates[f"{estimate_name(arm)}_final_accuracy"] = core.bootstrap(
+            final(records, arm, "average_accuracy"), unit="%", digits=1
         )
-    joint = per_seed(records, JOINT, "average_accuracy")
-    estimates["joint_minus_ridge"] = bootstrap(
-        joint - per_seed(records, RIDGE, "average_accuracy"),
-        unit="points",
-        digits=1,
-        label="mean of joint MLP minus online ridge",
-    )
-    estimates["joint_minus_naive"] = bootstrap(
-        joint - per_seed(records, NAIVE, "average_accuracy"),
-        unit="points",
-        digits=1,
-        label="mean of joint MLP minus naive SGD",
-    )
+    # Paired by seed: the joint MLP and each online learner share a seed's split.
+    joint = final(records, JOINT, "average_accuracy")
+    for name, arm, label in (
+        ("ridge", RIDGE, "online ridge"),
+        ("naive", NAIVE, "naive SGD"),
+    ):
+        estimates[f"joint_minus_{name}"] = core.bootstrap(
+            joint - final(records, arm, "average_accuracy"),
+            unit="points",
+            digits=1,
+            label=f"mean of joint MLP minus {label}",
+        )
     return estimates
 
 
@@ -770,6 +694,12 @@ RULE = (
     f"offline one). Each comparison needs the whole 95% CI past its threshold; "
     f"inconclusive where a CI straddles one."
 )
+THRESHOLDS = {
+    KEY: MAX_NAIVE_BWT,
+    "joint_minus_ridge": MAX_RIDGE_GAP,
+    "ewc_bwt": MIN_FIXED_BWT,
+    "replay_bwt": MIN_FIXED_BWT,
+}
 
 
 def verdict(estimates: dict[str, Estimate]) -> Verdict:
@@ -777,128 +707,83 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
     ewc, replay = estimates["ewc_bwt"], estimates["replay_bwt"]
     forgetting = naive.below(MAX_NAIVE_BWT)
     ridge_close = gap.below(MAX_RIDGE_GAP)
-    fixed = any_of(ewc.above(MIN_FIXED_BWT), replay.above(MIN_FIXED_BWT))
+    fixed = core.any_of(ewc.above(MIN_FIXED_BWT), replay.above(MIN_FIXED_BWT))
     reason = (
         f"naive SGD BWT {naive.text()}; joint MLP minus online ridge {gap.text()}; "
         f"BWT with EWC {ewc.text()}, with replay {replay.text()}"
     )
-    core = all_of(forgetting, ridge_close)
-    if core is False:
-        status = "refuted"
-    elif core is None or fixed is None:
-        status = "inconclusive"
-    else:
-        status = "mitigated" if fixed else "holds"
-    return Verdict(status, reason, RULE)
+    claim = core.all_of(forgetting, ridge_close)
+    status = core.failure_status(claim, fixed)
+    return Verdict(status, reason, RULE, thresholds=THRESHOLDS)
 
 
 # ---------------------------------------------------------------- charts
 
 
+def labelled(records: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One metric's rows with each arm's label as `model`."""
+    rows = core.select(records, metric=metric)
+    return rows.assign(model=rows["arm"].map(ARM_LABELS))
+
+
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
     order = [ARM_LABELS[arm] for arm in ARMS]
-    colour = alt.Color("model:N", sort=order, title=None)
-
-    curve = mean_ci_table(
-        records[records["metric"] == "average_accuracy"],
-        ["arm", "after_task"],
-        bootstrap,
+    rows = labelled(records, "average_accuracy").assign(
+        tasks_seen=lambda t: t["after_task"] + 1
     )
-    curve["model"] = curve["arm"].map(ARM_LABELS)
-    curve["tasks_seen"] = curve["after_task"] + 1
-    tips = tooltip_fields(
-        "model:N",
-        alt.Tooltip("tasks_seen:Q", title="tasks seen"),
-        alt.Tooltip("mean:Q", title="average accuracy %", format=".1f"),
-        alt.Tooltip("low:Q", title="95% CI low", format=".1f"),
-        alt.Tooltip("high:Q", title="95% CI high", format=".1f"),
-        "seeds:Q",
+    curve = core.ci_table(rows, ["model", "tasks_seen"], core.bootstrap)
+    value_title = "average test accuracy on tasks seen (%)"
+    accuracy = core.ci_curve(
+        curve,
+        x="tasks_seen",
+        x_title="tasks learned so far",
+        value_title=value_title,
+        colour="model",
+        colour_sort=order,
+        seeds=rows,
+        x_values=sorted(rows["tasks_seen"].unique()),
     )
-    base = alt.Chart(curve).encode(
-        x=alt.X(
-            "tasks_seen:Q", title="tasks learned so far", axis=alt.Axis(tickMinStep=1)
-        ),
-        color=colour,
+    # The joint MLP has one point (after all tasks), so no band: a CI bar instead.
+    joint = alt.Chart(curve[curve["model"] == ARM_LABELS[JOINT]]).encode(
+        x="tasks_seen:Q",
+        color=alt.Color("model:N", sort=order, title=None, legend=core.LEGEND),
+        tooltip=core.ci_tooltips(value_title, ".1f", "model:N", "tasks_seen:Q"),
     )
-    y_title = "average test accuracy on tasks seen (%)"
-    band = base.mark_area(opacity=0.15).encode(
-        y=alt.Y("low:Q", title=y_title), y2="high:Q"
-    )
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title=y_title),
-        tooltip=tips,
-    )
-    joint = base.transform_filter(alt.datum.arm == JOINT)
-    joint_bar = joint.mark_errorbar(ticks=True).encode(y="low:Q", y2="high:Q")
-    joint_dot = joint.mark_point(filled=True, size=90, shape="diamond").encode(
-        y="mean:Q", tooltip=tips
-    )
-    accuracy_chart = (band + line + joint_bar + joint_dot).properties(
-        title="Average accuracy over the tasks seen so far (mean, 95% CI over seeds)",
-        width=560,
-        height=300,
+    accuracy += joint.mark_errorbar(ticks=True).encode(y="low:Q", y2="high:Q")
+    accuracy += joint.mark_point(filled=True, size=90, shape="diamond").encode(
+        y="mean:Q"
     )
 
-    def interval_chart(
-        metric: str,
-        arms: tuple[str, ...],
-        title: str,
-        axis: str,
-        fmt: str,
-        thresholds: dict[str, float],
-    ):
-        table = mean_ci_table(records[records["metric"] == metric], ["arm"], bootstrap)
-        table = table[table["arm"].isin(arms)].assign(
-            model=lambda t: t["arm"].map(ARM_LABELS)
+    def interval_chart(metric: str, title: str, axis: str, fmt: str, thresholds):
+        seeds = labelled(records, metric)
+        chart = core.ci_dots(
+            core.ci_table(seeds, ["model"], core.bootstrap),
+            category="model",
+            value_title=axis,
+            sort=[ARM_LABELS[arm] for arm in STREAM_ARMS],
+            seeds=seeds,
+            thresholds=thresholds,
+            fmt=fmt,
         )
-        y = alt.Y("model:N", title=None, sort=[ARM_LABELS[arm] for arm in arms])
-        tips = tooltip_fields(
-            "model:N",
-            alt.Tooltip("mean:Q", title=axis, format=fmt),
-            alt.Tooltip("low:Q", title="95% CI low", format=fmt),
-            alt.Tooltip("high:Q", title="95% CI high", format=fmt),
-            "seeds:Q",
-        )
-        points = alt.Chart(table).encode(y=y)
-        bars = points.mark_errorbar(ticks=True).encode(
-            x=alt.X("low:Q", title=axis), x2="high:Q"
-        )
-        dots = points.mark_point(filled=True, size=70).encode(
-            x="mean:Q", color=colour, tooltip=tips
-        )
-        layers = [bars, dots]
-        if thresholds:
-            rules = pd.DataFrame(
-                {"threshold": list(thresholds.values()), "rule": list(thresholds)}
-            )
-            layers.append(
-                alt.Chart(rules)
-                .mark_rule(strokeDash=[4, 4])
-                .encode(
-                    x="threshold:Q",
-                    tooltip=tooltip_fields("rule:N", alt.Tooltip("threshold:Q")),
-                )
-            )
-        return alt.layer(*layers).properties(title=title, width=560, height=220)
+        return core.sized(chart, title, height=220)
 
-    bwt_chart = interval_chart(
-        "bwt",
-        STREAM_ARMS,
-        "Backward transfer after all tasks (mean, 95% CI over seeds)",
-        "backward transfer (accuracy, negative = forgetting)",
-        ".2f",
-        {"forgetting threshold": MAX_NAIVE_BWT, "fixed threshold": MIN_FIXED_BWT},
-    )
-    prequential_chart = interval_chart(
-        "prequential",
-        STREAM_ARMS,
-        "One pass over the stream: accuracy on each row before learning it",
-        "prequential accuracy (%)",
-        ".1f",
-        {},
-    )
     return {
-        "average_accuracy": accuracy_chart,
-        "backward_transfer": bwt_chart,
-        "prequential": prequential_chart,
+        "average_accuracy": core.sized(
+            accuracy,
+            "Average accuracy over the tasks seen so far (mean, 95% CI over seeds)",
+        ),
+        "backward_transfer": interval_chart(
+            "bwt",
+            "Backward transfer after all tasks (mean, 95% CI over seeds)",
+            "backward transfer (accuracy, negative = forgetting)",
+            ".2f",
+            {"forgetting threshold": MAX_NAIVE_BWT, "fixed threshold": MIN_FIXED_BWT},
+        ),
+        "prequential": interval_chart(
+            "prequential",
+            "One pass over the stream: accuracy on each row before learning it",
+            "prequential accuracy (%)",
+            ".1f",
+            None,
+        ),
     }

@@ -403,11 +403,16 @@ def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
 # ---------------------------------------------------------------- summary
 
 
+def noise_level(records: pd.DataFrame, noisy: bool) -> float:
+    """The label_noise of the noisy side arm, or 0.0 for clean labels."""
+    return float(records["label_noise"].max()) if noisy else 0.0
+
+
 def by_n(
     records: pd.DataFrame, arm: str, metric: str, noisy: bool = False
 ) -> pd.DataFrame:
     """One metric as a table [seed x n] for one arm and condition."""
-    noise = records["label_noise"].max() if noisy else 0.0
+    noise = noise_level(records, noisy)
     return core.pivot_seeds(records, metric, "n", arm=arm, label_noise=noise)
 
 
@@ -534,16 +539,15 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
 
 def labelled(records: pd.DataFrame, metric: str, noisy: bool) -> pd.DataFrame:
     """Per-seed rows of one metric and condition, with readable labels."""
-    noise = records["label_noise"] > 0
-    rows = records[(records["metric"] == metric) & (noise if noisy else ~noise)].copy()
-    solved = records[(records["metric"] == "solved") & (noise if noisy else ~noise)]
+    noise = noise_level(records, noisy)
+    rows = core.select(records, metric=metric, label_noise=noise)
+    solved = core.select(records, metric="solved", label_noise=noise)
     key = ["seed", "arm", "n"]
     rows = rows.merge(
         solved[key + ["value"]].rename(columns={"value": "solved"}), on=key
     )
-    rows["method"] = rows["arm"].map(ARM_LABELS)
-    rows["outcome"] = np.where(rows["solved"] > 0, *OUTCOMES)
-    return rows
+    outcome = np.where(rows["solved"] > 0, *OUTCOMES)
+    return rows.assign(method=rows["arm"].map(ARM_LABELS), outcome=outcome)
 
 
 OUTCOMES = ("reached the target", "did not reach it")
@@ -569,12 +573,13 @@ def curve_chart(
         log_y=log_y,
         x_values=sorted(int(n) for n in rows["n"].unique()),
     )
-    # The fixed colour domain keeps each method's colour the same on every chart.
+    # The fixed colour domain keeps each method's colour the same on every chart;
+    # nice=False keeps the log x axis to the sizes run (the layers share scales).
     unsolved = (
         alt.Chart(rows[rows["outcome"] == OUTCOMES[1]])
         .mark_point(shape="cross", size=40, opacity=0.8)
         .encode(
-            x=alt.X("n:Q", scale=core.scale(log=True)),
+            x=alt.X("n:Q", scale=alt.Scale(type="log", nice=False)),
             y=alt.Y("value:Q", scale=core.scale(log=log_y)),
             color=alt.Color("method:N", scale=alt.Scale(domain=methods)),
             tooltip=core.tooltips(
@@ -590,8 +595,7 @@ def curve_chart(
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
-    noise = records.loc[records["label_noise"] > 0, "label_noise"].max()
-    flipped = f"{noise:.0%} flipped training labels"
+    flipped = f"{noise_level(records, True):.0%} flipped training labels"
     result = {
         "samples_to_solve": curve_chart(
             labelled(records, "samples", noisy=False),

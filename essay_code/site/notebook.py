@@ -72,7 +72,7 @@ charts[sorted(charts)[0]]
 # %%
 config = resolve_config(point, "smoke")
 smoke_records, estimates, verdict, _ = execute(
-    point, config, RunContext(show_progress=False)
+    point, config, RunContext(show_progress=False, record_timings=False)
 )
 print(verdict.status, "-", verdict.reason)
 pd.DataFrame({{name: vars(est) for name, est in estimates.items()}}).T[
