@@ -7,6 +7,7 @@ import datetime as dt
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -24,6 +25,7 @@ def _git(*args: str) -> str | None:
 
 
 def provenance(
+    inputs: list[Path],
     device_label: str,
     wall_seconds: float,
     cpu_seconds: float,
@@ -33,9 +35,14 @@ def provenance(
 ) -> dict:
     """cpu_seconds is the process's CPU time over all threads: on a machine shared
     with other work it tells what the run itself cost, which wall time does not.
-    torch_threads is the count the run used (read inside the runner's limit)."""
+    torch_threads is the count the run used (read inside the runner's limit);
+    inputs are the files the result depends on, for the dirty flag."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # Dirty means: the code this result depends on (the point, the core, the data it
+    # reads) differs from the commit. An edit elsewhere (a page, the tooling) cannot
+    # have changed the numbers, so it does not taint the provenance.
+    paths = [str(path.relative_to(REPO_ROOT)) for path in inputs]
+    status = _git("status", "--porcelain", "--untracked-files=all", "--", *paths)
     return {
         "git_commit": commit,
         "git_dirty": bool(status) if status is not None else None,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 SCHEMA_VERSION = 1
 REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = REPO_ROOT / "essay_code" / "data"
 # Tests point this at a temporary copy; everything else uses the committed results/.
 RESULTS_ROOT = Path(os.environ.get("ESSAY_RESULTS_ROOT", REPO_ROOT / "results"))
 REQUIRED_COLUMNS = ("seed", "arm", "metric", "value")

@@ -16,7 +16,13 @@ from typing import Any
 from essay_code.core.context import RunContext
 from essay_code.core.verdict import Verdict
 from essay_code.tooling import config as config_mod
-from essay_code.tooling.cache import DEFAULT_THREADS, cache_parts, freshness, request_of
+from essay_code.tooling.cache import (
+    CORE_DIR,
+    DEFAULT_THREADS,
+    cache_parts,
+    freshness,
+    request_of,
+)
 from essay_code.tooling.device import (
     choose_device,
     cpu_threads,
@@ -27,6 +33,7 @@ from essay_code.tooling.device import (
 from essay_code.tooling.provenance import provenance
 from essay_code.tooling.registry import Point
 from essay_code.tooling.results import (
+    DATA_DIR,
     SCHEMA_VERSION,
     ResultsError,
     check_records,
@@ -131,6 +138,7 @@ def run_point(
         "charts": sorted(charts),
         "cache": parts,
         "provenance": provenance(
+            [point.source_path, CORE_DIR, DATA_DIR],
             device_name(ctx.device),
             wall,
             cpu,
