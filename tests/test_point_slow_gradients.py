@@ -76,7 +76,7 @@ def test_elimination_recovers_the_secret_exactly_from_about_n_samples(n):
     used = []
     for seed in range(40):
         source = stream(seed, n)
-        subset, samples = sg.eliminate(source, noisy=False, max_samples=10_000)
+        subset, samples, _ = sg.eliminate(source, noisy=False, max_samples=10_000)
         assert np.array_equal(subset, source.secret)
         used.append(samples)
     # Random vectors reach rank n after n + 1.61 samples on average.
@@ -88,7 +88,7 @@ def test_elimination_returns_a_wrong_secret_when_a_used_label_is_flipped():
     n = 30
     wrong = 0
     for seed in range(20):
-        subset, _ = sg.eliminate(stream(seed, n, noise=0.05), True, 10_000)
+        subset, *_ = sg.eliminate(stream(seed, n, noise=0.05), True, 10_000)
         wrong += not np.array_equal(subset, sg.draw_secret(seed, n, CFG.k))
     # A wrong answer unless all ~n used labels are clean: P(right) ~ 0.95**31 ~ 0.2.
     assert wrong >= 10
@@ -116,7 +116,7 @@ def test_parity_accuracy_is_one_for_the_secret_and_about_half_otherwise():
 
 def test_batched_forward_equals_the_single_model_of_each_seed():
     n, width, seeds = 10, 32, [0, 1, 2]
-    stacked = sg.ParityMLP(n, width, seeds, torch.device("cpu"))
+    stacked = sg.ParityMLP((n, width, 1), seeds, torch.device("cpu"))
     x = torch.randn(len(seeds), 7, n)
     out = stacked(x).squeeze(-1).detach()  # [seeds, 7]
     for index, seed in enumerate(seeds):
@@ -128,7 +128,7 @@ def test_batched_forward_equals_the_single_model_of_each_seed():
 
 def test_batched_sgd_equals_a_looped_sgd_run_for_each_seed():
     n, width, seeds, steps, lr = 8, 16, [0, 1], 5, 0.1
-    stacked = sg.ParityMLP(n, width, seeds, torch.device("cpu"))
+    stacked = sg.ParityMLP((n, width, 1), seeds, torch.device("cpu"))
     generator = torch.Generator().manual_seed(7)
     x = 1.0 - 2.0 * torch.randint(0, 2, (steps, len(seeds), 32, n), generator=generator)
     y = x[..., 0] * x[..., 1]

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import pathlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
 import altair as alt
 import numpy as np
@@ -85,18 +85,8 @@ FEMALE_NOUNS = ("dress", "skirt", "sister", "daughter")
 NEUTRAL_NOUNS = ("book", "car", "report", "lunch", "phone", "door")
 VERBS = ("took", "lost", "found", "liked", "moved")
 FILLER = ("the", "said", "is", "a", "today")
-VOCAB = tuple(
-    dict.fromkeys(
-        FILLER
-        + MALE
-        + FEMALE
-        + MALE_NOUNS
-        + FEMALE_NOUNS
-        + NEUTRAL_NOUNS
-        + VERBS
-        + OCCUPATIONS
-    )
-)
+WORD_GROUPS = (FILLER, MALE, FEMALE, MALE_NOUNS, FEMALE_NOUNS, NEUTRAL_NOUNS, VERBS)
+VOCAB = tuple(dict.fromkeys(w for group in WORD_GROUPS + (OCCUPATIONS,) for w in group))
 INDEX = {word: i for i, word in enumerate(VOCAB)}
 
 # SEAT (May et al. 2019) version of Caliskan et al.'s WEAT 6: career vs family
@@ -181,8 +171,7 @@ def make_corpus(cfg: Config, rng: np.random.Generator) -> Corpus:
             )
     for _ in range(cfg.definitional_sentences):
         male = bool(rng.random() < 0.5)
-        words = MALE if male else FEMALE
-        pronoun, possessive, person, parent = words
+        pronoun, possessive, person, parent = MALE if male else FEMALE
         sentences.append([pronoun, "is", "a", person, "today"])
         sentences.append([possessive, parent, "said", possessive, noun(male)])
     order = rng.permutation(len(sentences))
@@ -259,6 +248,11 @@ def unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
+def rows_of(vectors: np.ndarray, words) -> np.ndarray:
+    """The rows of a [V, d] embedding for `words`."""
+    return vectors[[INDEX[w] for w in words]]
+
+
 def association(w: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """WEAT s(w, A, B) = mean cos(w, A) - mean cos(w, B) for each row of w [n, d]."""
     w, a, b = unit(w), unit(a), unit(b)
@@ -272,16 +266,10 @@ def weat_effect(x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray) -> f
     return float((sx.mean() - sy.mean()) / np.concatenate([sx, sy]).std(ddof=1))
 
 
-def weat_p_value(
-    x: np.ndarray,
-    y: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    permutations: int,
-    rng: np.random.Generator,
-) -> float:
+def weat_p_value(x, y, a, b, permutations: int, rng: np.random.Generator) -> float:
     """One-sided permutation p-value of the WEAT statistic sum s(x) - sum s(y)
-    over random equal-size repartitions of X u Y (with the +1 correction)."""
+    over random equal-size repartitions of X u Y (with the +1 correction); x, y,
+    a, b are [n, d] arrays as in weat_effect."""
     s = association(np.concatenate([x, y]), a, b)
     observed = s[: len(x)].sum() - s[len(x) :].sum()
     hits = 0
@@ -296,12 +284,12 @@ def gender_direction(vectors: np.ndarray) -> np.ndarray:
     pairs (each pair's words minus the pair mean), signed towards the male words."""
     rows = []
     for male, female in PAIRS:
-        pair = unit(vectors[[INDEX[male], INDEX[female]]])
+        pair = unit(rows_of(vectors, (male, female)))
         rows.extend(pair - pair.mean(0))
     _u, _s, vt = np.linalg.svd(np.array(rows), full_matrices=False)
     g = vt[0]
-    male_side = unit(vectors[[INDEX[w] for w in MALE]]).mean(0)
-    female_side = unit(vectors[[INDEX[w] for w in FEMALE]]).mean(0)
+    male_side = unit(rows_of(vectors, MALE)).mean(0)
+    female_side = unit(rows_of(vectors, FEMALE)).mean(0)
     return g if g @ (male_side - female_side) >= 0 else -g
 
 
@@ -377,9 +365,8 @@ def audit_embedding(
     vectors: np.ndarray, corpus: Corpus, cfg: Config, seed: int
 ) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """Metrics of one embedding, plus s(w) per occupation before and after."""
-    occupations = vectors[[INDEX[w] for w in OCCUPATIONS]]  # [n, d]
-    male = vectors[[INDEX[w] for w in MALE]]
-    female = vectors[[INDEX[w] for w in FEMALE]]
+    occupations = rows_of(vectors, OCCUPATIONS)  # [n, d]
+    male, female = rows_of(vectors, MALE), rows_of(vectors, FEMALE)
     labels = (corpus.p_male > 0.5).astype(int)
     g = gender_direction(vectors)
     debiased = hard_debias(occupations, g)
@@ -387,6 +374,7 @@ def audit_embedding(
     after = association(debiased, male, female)
     rng = np.random.default_rng(10_000 + seed)
     x, y = occupations[labels == 1], occupations[labels == 0]
+    probe = partial(probe_accuracy, labels=labels, folds=cfg.probe_folds, seed=seed)
     metrics = {
         "rho_before": float(spearmanr(before, corpus.p_male).statistic),
         "rho_after": float(spearmanr(after, corpus.p_male).statistic),
@@ -394,10 +382,8 @@ def audit_embedding(
         "weat_p": weat_p_value(x, y, male, female, cfg.permutations, rng),
         "direct_bias_before": direct_bias(occupations, g),
         "direct_bias_after": direct_bias(debiased, g),
-        "probe_before": probe_accuracy(
-            unit(occupations), labels, cfg.probe_folds, seed
-        ),
-        "probe_after": probe_accuracy(debiased, labels, cfg.probe_folds, seed),
+        "probe_before": probe(unit(occupations)),
+        "probe_after": probe(debiased),
         "cluster_after": cluster_accuracy(debiased, labels, seed),
     }
     return metrics, before, after
@@ -429,30 +415,17 @@ def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     # The real model is deterministic: d and the associations are the same for
     # every seed; only the permutation p-value's random partitions depend on it.
     seat = seat_embeddings()
-    targets = {"career": seat["career"], "family": seat["family"]}
-    d = weat_effect(targets["career"], targets["family"], seat["male"], seat["female"])
+    sets = [seat[name] for name in ("career", "family", "male", "female")]
+    d = weat_effect(*sets)
     for seed in range(cfg.seeds):
-        p = weat_p_value(
-            targets["career"],
-            targets["family"],
-            seat["male"],
-            seat["female"],
-            cfg.permutations,
-            np.random.default_rng(seed),
-        )
+        p = weat_p_value(*sets, cfg.permutations, np.random.default_rng(seed))
         records.add_many({"seat_d": d, "seat_p": p}, seed=seed, arm=MINILM)
     sentences = seat_sentences()
-    for name, vectors in targets.items():
-        scores = association(vectors, seat["male"], seat["female"])
+    for name in ("career", "family"):
+        scores = association(seat[name], seat["male"], seat["female"])
+        where = {"seed": 0, "arm": MINILM, "target": name}
         for sentence, score in zip(sentences[name], scores, strict=True):
-            records.add(
-                "seat_association",
-                score,
-                seed=0,
-                arm=MINILM,
-                target=name,
-                sentence=sentence,
-            )
+            records.add("seat_association", score, **where, sentence=sentence)
     return records.frame()
 
 
@@ -460,25 +433,23 @@ def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
 
 
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    def per_seed(arm: str, metric: str) -> pd.Series:
-        return core.per_seed(records, metric, arm=arm)
+    def estimate(arm: str, metric: str, **fmt) -> Estimate:
+        return core.bootstrap(core.per_seed(records, metric, arm=arm), **fmt)
 
-    bootstrap = core.bootstrap
     estimates: dict[str, Estimate] = {}
     for arm in EMBEDDINGS:
         short = SHORT[arm]
         for metric in ("rho_before", "rho_after", "weat_d"):
-            estimates[f"{short}_{metric}"] = bootstrap(per_seed(arm, metric))
-        estimates[f"{short}_weat_p"] = bootstrap(per_seed(arm, "weat_p"), digits=4)
+            estimates[f"{short}_{metric}"] = estimate(arm, metric)
+        estimates[f"{short}_weat_p"] = estimate(arm, "weat_p", digits=4)
         for metric in ("direct_bias_before", "direct_bias_after"):
-            estimates[f"{short}_{metric}"] = bootstrap(per_seed(arm, metric), digits=3)
+            estimates[f"{short}_{metric}"] = estimate(arm, metric, digits=3)
         for metric in ("probe_before", "probe_after", "cluster_after"):
-            estimates[f"{short}_{metric}"] = bootstrap(
-                per_seed(arm, metric), unit="%", digits=1
-            )
-    estimates["seat_d"] = bootstrap(per_seed(MINILM, "seat_d"))
-    estimates["seat_abs_d"] = bootstrap(per_seed(MINILM, "seat_d").abs())
-    estimates["seat_p"] = bootstrap(per_seed(MINILM, "seat_p"), digits=4)
+            estimates[f"{short}_{metric}"] = estimate(arm, metric, unit="%", digits=1)
+    seat_d = core.per_seed(records, "seat_d", arm=MINILM)
+    estimates["seat_d"] = core.bootstrap(seat_d)
+    estimates["seat_abs_d"] = core.bootstrap(seat_d.abs())
+    estimates["seat_p"] = estimate(MINILM, "seat_p", digits=4)
     return estimates
 
 
@@ -531,13 +502,13 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
 def association_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
     """WEAT association of each occupation against its realised skew, per seed: a
     scatter of every occupation, so it stays hand-written."""
+    labels = {
+        "association_before": "before debias",
+        "association_after": "after debias",
+    }
     rows = core.select(records, arm=SGNS)
-    rows = rows[rows["metric"].isin(["association_before", "association_after"])]
-    rows = rows.assign(
-        vectors=rows["metric"].map(
-            {"association_before": "before debias", "association_after": "after debias"}
-        )
-    )
+    rows = rows[rows["metric"].isin(list(labels))]
+    rows = rows.assign(vectors=rows["metric"].map(labels))
     chart = (
         alt.Chart(rows)
         .mark_point(opacity=0.5, size=25)
@@ -593,7 +564,6 @@ def seat_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
     CI is over the sentences (the model is deterministic), so the points behind it
     are sentences, drawn with their text as tooltip."""
     rows = core.select(records, metric="seat_association")
-    title = "s(sentence): mean cos with male - with female names"
     sentences = (
         alt.Chart(rows)
         .mark_point(opacity=0.35, size=18)
@@ -608,7 +578,7 @@ def seat_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
     means = core.ci_dots(
         core.ci_table(rows, ["target"], core.bootstrap),
         category="target",
-        value_title=title,
+        value_title="s(sentence): mean cos with male - with female names",
         fmt=".4f",
     )
     return core.sized(

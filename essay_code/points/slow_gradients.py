@@ -73,11 +73,9 @@ class Config:
     lr: float = 0.1  # plain SGD learning rate (POINTS.md calibration)
     batch_size: int = 32  # fresh samples per SGD step
     target_accuracy: float = 0.99  # held-out accuracy that counts as solved
-    # Samples are drawn in chunks of eval_every (a multiple of batch_size); the
-    # held-out set is evaluated after a chunk once the sample count has grown by
-    # eval_growth since the last evaluation. So the first passing count is known to
-    # within 5% (or one chunk) at every n, evenly on the log-log plot, without
-    # evaluating every few steps at large n.
+    # Samples come in chunks of eval_every (a multiple of batch_size); the held-out
+    # set is evaluated once the count has grown by eval_growth since the last look,
+    # so the first passing count is known to within 5% (or one chunk) at every n.
     eval_every: int = 256
     eval_growth: float = 0.05
     test_size: int = 1024  # held-out samples per seed and n, always clean labels
@@ -133,12 +131,8 @@ class ParityStream:
     def __init__(self, seed: int, n: int, cfg: Config, chunk: int):
         self.n, self.chunk, self.label_noise = n, chunk, cfg.label_noise
         self.secret = draw_secret(seed, n, cfg.k)
-        self.inputs = torch.Generator().manual_seed(
-            stream_seed(seed, n, cfg.k, STREAM_SAMPLES)
-        )
-        self.noise = torch.Generator().manual_seed(
-            stream_seed(seed, n, cfg.k, STREAM_NOISE)
-        )
+        seeds = (stream_seed(seed, n, cfg.k, s) for s in (STREAM_SAMPLES, STREAM_NOISE))
+        self.inputs, self.noise = (torch.Generator().manual_seed(s) for s in seeds)
 
     def next_chunk(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x [chunk, n] in {+-1}, clean labels [chunk], noisy labels [chunk]."""
@@ -219,7 +213,8 @@ def pack_equations(bits: np.ndarray, label_bits: np.ndarray) -> list[int]:
 
 
 def eliminate(stream: ParityStream, noisy: bool, max_samples: int):
-    """Read samples until the system has rank n; return (secret subset, samples).
+    """Read samples until the system has rank n; return (secret subset, samples,
+    solved: the subset is the true secret).
 
     The subset is None if max_samples pass first (with random inputs this does not
     happen: about n + 1.6 samples suffice on average).
@@ -233,8 +228,9 @@ def eliminate(stream: ParityStream, noisy: bool, max_samples: int):
             if (system.add(row) and system.rank == stream.n) or used >= max_samples:
                 break
     if system.rank < stream.n:
-        return None, used
-    return np.flatnonzero(system.solution()), used
+        return None, used, False
+    subset = np.flatnonzero(system.solution())
+    return subset, used, np.array_equal(subset, stream.secret)
 
 
 # ---------------------------------------------------------------- subset search
@@ -277,12 +273,9 @@ def search_subsets(stream: ParityStream, k: int, noisy: bool, max_samples: int):
 
 
 class ParityMLP(core.StackedMLP):
-    """One n -> width ReLU -> 1 MLP per seed (core.mlp((n, width, 1)), nn.Linear's
+    """One n -> width ReLU -> 1 MLP per seed (sizes (n, width, 1), nn.Linear's
     default init from torch.manual_seed(seed)), trained all at once by plain SGD.
     The seeds share no weights, so summing their losses gives each its own step."""
-
-    def __init__(self, n: int, width: int, seeds: list[int], device: torch.device):
-        super().__init__((n, width, 1), seeds, device)
 
     def sgd_step(self, x: torch.Tensor, y: torch.Tensor, lr: float) -> None:
         """One SGD step on the hinge loss, each seed on its own batch x [S, b, n]."""
@@ -313,16 +306,14 @@ def train_mlps(
         raise ValueError("eval_every must be a multiple of batch_size")
     seeds = list(range(cfg.seeds))
     device = ctx.device
-    model = ParityMLP(n, cfg.width, seeds, device)
+    model = ParityMLP((n, cfg.width, 1), seeds, device)
     streams = [ParityStream(seed, n, cfg, cfg.eval_every) for seed in seeds]
     tests = [held_out(seed, n, cfg) for seed in seeds]
     test_x = torch.stack([x for x, _ in tests]).to(device)  # [S, test_size, n]
     test_y = torch.stack([y for _, y in tests]).to(device)  # [S, test_size]
 
     samples = np.full(len(seeds), float(cfg.max_samples))
-    solved = np.zeros(len(seeds))
-    accuracy = np.zeros(len(seeds))
-    wall = np.zeros(len(seeds))
+    solved, accuracy, wall = (np.zeros(len(seeds)) for _ in range(3))
     seen, clock, evaluated = 0, 0.0, 0
     while seen < cfg.max_samples and not solved.all():
         started = ctx.clock()
@@ -355,20 +346,17 @@ def classical_arms(seed: int, n: int, cfg: Config, noisy: bool) -> list[tuple]:
     """(arm, samples, solved, held-out accuracy, wall seconds) per classical arm.
     Both run on the CPU (Python ints and numpy), so perf_counter times them."""
     test_x, test_y = held_out(seed, n, cfg)
-    results = []
-    started = time.perf_counter()
-    stream = ParityStream(seed, n, cfg, cfg.eval_every)
-    subset, used = eliminate(stream, noisy, cfg.subset_max_samples)
-    wall = time.perf_counter() - started
-    found = subset is not None and np.array_equal(subset, stream.secret)
-    accuracy = parity_accuracy(subset, test_x, test_y) if subset is not None else 0.5
-    results.append((GF2, used, found, accuracy, wall))
-
-    started = time.perf_counter()
-    stream = ParityStream(seed, n, cfg, cfg.eval_every)
-    subset, used, found = search_subsets(stream, cfg.k, noisy, cfg.subset_max_samples)
-    wall = time.perf_counter() - started
-    results.append((SUBSET, used, found, parity_accuracy(subset, test_x, test_y), wall))
+    cap, results = cfg.subset_max_samples, []
+    solvers = {
+        GF2: lambda stream: eliminate(stream, noisy, cap),
+        SUBSET: lambda stream: search_subsets(stream, cfg.k, noisy, cap),
+    }
+    for arm, solve in solvers.items():
+        started = time.perf_counter()
+        subset, used, found = solve(ParityStream(seed, n, cfg, cfg.eval_every))
+        wall = time.perf_counter() - started
+        accuracy = 0.5 if subset is None else parity_accuracy(subset, test_x, test_y)
+        results.append((arm, used, found, accuracy, wall))
     return results
 
 
@@ -392,11 +380,10 @@ def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
     conditions = [(n, noise) for n in cfg.sizes for noise in (0.0, cfg.label_noise)]
     for n, noise in ctx.progress(conditions, total=len(conditions), desc="n x noise"):
         mlp = train_mlps(n, cfg, noisy=noise > 0, ctx=ctx)
-        for seed in range(cfg.seeds):
-            values = [mlp[key][seed] for key in ("samples", "solved", "accuracy")]
-            record(seed, MLP, n, noise, *values, mlp["wall"][seed])
-            for arm, *values in classical_arms(seed, n, cfg, noisy=noise > 0):
-                record(seed, arm, n, noise, *values)
+        # mlp's arrays come in record()'s order: samples, solved, accuracy, wall
+        for seed, values in enumerate(zip(*mlp.values(), strict=True)):
+            for arm, *row in [(MLP, *values), *classical_arms(seed, n, cfg, noise > 0)]:
+                record(seed, arm, n, noise, *row)
     return records.frame()
 
 
@@ -408,9 +395,7 @@ def noise_level(records: pd.DataFrame, noisy: bool) -> float:
     return float(records["label_noise"].max()) if noisy else 0.0
 
 
-def by_n(
-    records: pd.DataFrame, arm: str, metric: str, noisy: bool = False
-) -> pd.DataFrame:
+def by_n(records: pd.DataFrame, arm: str, metric: str, noisy=False) -> pd.DataFrame:
     """One metric as a table [seed x n] for one arm and condition."""
     noise = noise_level(records, noisy)
     return core.pivot_seeds(records, metric, "n", arm=arm, label_noise=noise)
@@ -418,8 +403,8 @@ def by_n(
 
 def solved_sizes(records: pd.DataFrame) -> list[int]:
     """Sizes at which every seed of both the MLP and elimination solved (clean)."""
-    both = (by_n(records, MLP, "solved") > 0).all() & (
-        by_n(records, GF2, "solved") > 0
+    both = (
+        (by_n(records, MLP, "solved") > 0) & (by_n(records, GF2, "solved") > 0)
     ).all()
     return [int(n) for n in both.index[both.to_numpy()]]
 
@@ -449,11 +434,9 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     sizes = solved_sizes(records)
     # No size where every seed of both arms solved: fall back to every size, where
     # unsolved MLP seeds count at the cap, so ratio and exponent are lower bounds.
-    fit_sizes = (
-        sizes if len(sizes) >= 2 else sorted(int(n) for n in records["n"].unique())
-    )
-    largest = sizes[-1] if sizes else fit_sizes[-1]
-    biggest = int(records["n"].max())
+    every_size = sorted(int(n) for n in records["n"].unique())
+    fit_sizes = sizes if len(sizes) >= 2 else every_size
+    largest, biggest = sizes[-1] if sizes else fit_sizes[-1], every_size[-1]
 
     def at(arm, metric, n, noisy=False):
         return by_n(records, arm, metric, noisy)[n]
@@ -537,27 +520,31 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
 # ---------------------------------------------------------------- charts
 
 
-def labelled(records: pd.DataFrame, metric: str, noisy: bool) -> pd.DataFrame:
-    """Per-seed rows of one metric and condition, with readable labels."""
+OUTCOMES = ("reached the target", "did not reach it")
+AXES = {  # metric -> (y title, number format, log y)
+    "samples": ("samples (log scale)", ",.0f", True),
+    "wall_seconds": ("seconds (log scale)", ".2g", True),
+    "heldout_accuracy": ("held-out accuracy (%)", ".1f", False),
+}
+
+
+def curve_chart(
+    records: pd.DataFrame, metric: str, title: str, noisy=False, arms=ARMS
+) -> alt.LayerChart:
+    """Per-seed points, mean line and 95% CI band per arm, against n on a log axis;
+    a cross marks each seed that did not reach the target (counted at the cap)."""
+    y_title, y_format, log_y = AXES[metric]
     noise = noise_level(records, noisy)
     rows = core.select(records, metric=metric, label_noise=noise)
     solved = core.select(records, metric="solved", label_noise=noise)
     key = ["seed", "arm", "n"]
-    rows = rows.merge(
-        solved[key + ["value"]].rename(columns={"value": "solved"}), on=key
-    )
+    solved = solved[key + ["value"]].rename(columns={"value": "solved"})
+    rows = rows.merge(solved, on=key)
     outcome = np.where(rows["solved"] > 0, *OUTCOMES)
-    return rows.assign(method=rows["arm"].map(ARM_LABELS), outcome=outcome)
-
-
-OUTCOMES = ("reached the target", "did not reach it")
-
-
-def curve_chart(
-    rows: pd.DataFrame, *, title: str, y_title: str, y_format: str, log_y: bool
-) -> alt.LayerChart:
-    """Per-seed points, mean line and 95% CI band per arm, against n on a log axis;
-    a cross marks each seed that did not reach the target (counted at the cap)."""
+    rows = rows.assign(method=rows["arm"].map(ARM_LABELS), outcome=outcome)
+    rows = rows[rows["arm"].isin(arms)]
+    if metric == "heldout_accuracy":
+        rows["value"] *= 100
     methods = [ARM_LABELS[arm] for arm in ARMS]
     curves = core.ci_curve(
         core.ci_table(rows, ["method", "n"], bootstrap),
@@ -573,8 +560,9 @@ def curve_chart(
         log_y=log_y,
         x_values=sorted(int(n) for n in rows["n"].unique()),
     )
-    # The fixed colour domain keeps each method's colour the same on every chart;
-    # nice=False keeps the log x axis to the sizes run (the layers share scales).
+    # A fixed colour domain keeps each method's colour on every chart; nice=False
+    # keeps the log x axis to the sizes run (the layers share scales).
+    value_tip = alt.Tooltip("value:Q", title=y_title, format=y_format)
     unsolved = (
         alt.Chart(rows[rows["outcome"] == OUTCOMES[1]])
         .mark_point(shape="cross", size=40, opacity=0.8)
@@ -582,13 +570,7 @@ def curve_chart(
             x=alt.X("n:Q", scale=alt.Scale(type="log", nice=False)),
             y=alt.Y("value:Q", scale=core.scale(log=log_y)),
             color=alt.Color("method:N", scale=alt.Scale(domain=methods)),
-            tooltip=core.tooltips(
-                "method:N",
-                "n:Q",
-                "seed:Q",
-                "outcome:N",
-                alt.Tooltip("value:Q", title=y_title, format=y_format),
-            ),
+            tooltip=core.tooltips("method:N", "n:Q", "seed:Q", "outcome:N", value_tip),
         )
     )
     return core.sized(alt.layer(curves, unsolved), title, height=core.CHART_HEIGHT)
@@ -596,38 +578,15 @@ def curve_chart(
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
     flipped = f"{noise_level(records, True):.0%} flipped training labels"
-    result = {
-        "samples_to_solve": curve_chart(
-            labelled(records, "samples", noisy=False),
-            title="Samples to reach the target held-out accuracy (clean labels)",
-            y_title="samples (log scale)",
-            y_format=",.0f",
-            log_y=True,
-        ),
-    }
+    clean = "Samples to reach the target held-out accuracy (clean labels)"
+    result = {"samples_to_solve": curve_chart(records, "samples", clean)}
     if "wall_seconds" in set(records["metric"]):
-        result["wall_time"] = curve_chart(
-            labelled(records, "wall_seconds", noisy=False),
-            title="Wall time to reach the target (clean labels)",
-            y_title="seconds (log scale)",
-            y_format=".2g",
-            log_y=True,
-        )
-    noisy_accuracy = labelled(records, "heldout_accuracy", noisy=True)
-    noisy_accuracy["value"] *= 100
-    result["label_noise"] = curve_chart(
-        noisy_accuracy,
-        title=f"Held-out accuracy on clean labels, trained with {flipped}",
-        y_title="held-out accuracy (%)",
-        y_format=".1f",
-        log_y=False,
-    )
-    noisy_samples = labelled(records, "samples", noisy=True)
+        wall = "Wall time to reach the target (clean labels)"
+        result["wall_time"] = curve_chart(records, "wall_seconds", wall)
+    accuracy = f"Held-out accuracy on clean labels, trained with {flipped}"
+    result["label_noise"] = curve_chart(records, "heldout_accuracy", accuracy, True)
+    noisy = f"Samples to reach the target with {flipped}"
     result["noisy_samples"] = curve_chart(
-        noisy_samples[noisy_samples["arm"] != GF2],
-        title=f"Samples to reach the target with {flipped}",
-        y_title="samples (log scale)",
-        y_format=",.0f",
-        log_y=True,
+        records, "samples", noisy, True, (MLP, SUBSET)
     )
     return result
