@@ -59,7 +59,7 @@ MINILM = "all-MiniLM-L6-v2"
 EMBEDDINGS = (SGNS, SVD)
 SHORT = {SGNS: "sgns", SVD: "svd"}
 
-# Verdict thresholds, all from POINTS.md (|d| >= 0.5 is Cohen's "medium" effect).
+# Verdict thresholds, fixed before any run (|d| >= 0.5 is Cohen's "medium" effect).
 MAX_DIRECT_BIAS = 0.05  # debiased: mean |cos(occupation, gender direction)| <= this
 MIN_PROBE = 80.0  # ... yet the probe reads the injected gender with >= 80% accuracy
 MAX_P = 0.05  # real model: a significant SEAT association (permutation p) ...

@@ -16,8 +16,8 @@ labels: elimination then returns a wrong secret most of the time, SGD still gets
 99% held-out accuracy on clean labels, and a noise-tolerant classical method (an
 exhaustive search over all k-subsets, which must be told k) is shown for fairness.
 
-What it does not show: one architecture, one optimizer setting (the calibration in
-POINTS.md, not tuned per n) and one target function, which is the textbook hard case
+What it does not show: one architecture, one optimizer setting (calibrated once,
+not tuned per n) and one target function, which is the textbook hard case
 for gradient methods and the textbook easy case for algebra. Elimination works
 because the data is exactly linear over GF(2); most patterns worth learning are not.
 Samples to 99% is not the same as gradient steps for other batch sizes, and the wall
@@ -57,7 +57,7 @@ ARM_LABELS = {
     SUBSET: "search over all k-subsets (told k)",
 }
 
-# Verdict thresholds, from POINTS.md (slow-gradients); not tuned.
+# Verdict thresholds, fixed before any run; not tuned.
 MIN_RATIO = 100.0  # the MLP must need at least this many times elimination's samples
 
 # Separate random streams per (seed, n, k), so arms and conditions can share them.
@@ -70,7 +70,7 @@ class Config:
     sizes: tuple[int, ...] = (8, 12, 16, 24, 32, 48, 64)  # input dimensions n
     k: int = 3  # secret coordinates the label multiplies
     width: int = 256  # hidden units of the one-hidden-layer ReLU MLP
-    lr: float = 0.1  # plain SGD learning rate (POINTS.md calibration)
+    lr: float = 0.1  # plain SGD learning rate (calibrated before the published run)
     batch_size: int = 32  # fresh samples per SGD step
     target_accuracy: float = 0.99  # held-out accuracy that counts as solved
     # Samples come in chunks of eval_every (a multiple of batch_size); the held-out
