@@ -13,6 +13,7 @@ import sys
 from essay_code.tooling import history
 from essay_code.tooling.cache import (
     DEFAULT_THREADS,
+    Freshness,
     freshness,
     request_of,
     source_parts,
@@ -22,8 +23,10 @@ from essay_code.tooling.registry import RegistryError, check_slugs, source_paths
 from essay_code.tooling.results import (
     RESULTS_ROOT,
     ResultsError,
+    damage,
     load_summary,
     output_root,
+    recover_all,
 )
 
 
@@ -35,6 +38,9 @@ def point_state(slug: str) -> dict:
     except ResultsError as error:
         return {"slug": slug, "state": "corrupt", "reason": str(error), "verdict": None}
     fresh = freshness(current, summary)
+    broken = damage(slug) if fresh.state == "fresh" else None
+    if broken:
+        fresh = Freshness("damaged", f"{broken}; the results need a rerun")
     verdict = summary["verdict"]["status"] if summary else None
     return {
         "slug": slug,
@@ -78,19 +84,34 @@ def cmd_status(args) -> int:
     return 0 if all(row["state"] == "fresh" for row in rows) else 1
 
 
+def resolved_device(requested: str) -> str:
+    """The device kind a run will use; only 'auto' needs torch to tell."""
+    if requested != "auto":
+        return requested
+    from essay_code.tooling.device import choose_device
+
+    return choose_device("auto").type
+
+
 def fresh_without_import(slug: str, args) -> bool:
     """Same source, core, torch and request as the stored results: nothing to do."""
     if args.force:
         return False
-    request = request_of(args.profile, args.seeds, args.set, args.threads)
+    device = resolved_device(args.device)
+    request = request_of(args.profile, args.seeds, args.set, args.threads, device)
     customised = bool(args.seeds or args.set) or args.threads != DEFAULT_THREADS
-    root = output_root(args.profile, customised=customised)
+    root = output_root(args.profile, customised=customised, device=device)
     try:
         stored = load_summary(slug, root)
     except ResultsError:
         return False  # the runner reports the corrupt file and refuses to run
     current = source_parts(source_paths()[slug], request)
-    return freshness(current, stored).state == "fresh"
+    if freshness(current, stored).state != "fresh":
+        return False
+    try:
+        return damage(slug, root) is None
+    except ResultsError:
+        return False
 
 
 def cmd_run(args) -> int:
@@ -197,7 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run points (all when none named)")
     run.add_argument("slugs", nargs="*", metavar="SLUG")
     run.add_argument("--profile", choices=PROFILE_NAMES, default="default")
-    run.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    run.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="cpu",
+        help="cpu (default: the published results are CPU-made, reproducible by any "
+        "reader), cuda, mps, or auto; other devices write under build/results/",
+    )
     run.add_argument(
         "--seeds", type=int, help="number of seeds (overrides the profile)"
     )
@@ -238,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        recover_all()  # a swap that a kill interrupted is repaired before anything
         return args.func(args)
     except (RegistryError, ConfigError, ResultsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

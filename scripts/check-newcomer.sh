@@ -23,10 +23,13 @@ git ls-files -z --cached --others --exclude-standard \
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 started=$(date +%s)
-# setsid: one process group, so cleanup stops mkdocs and its file watcher together.
-(cd "$work" && SITE_URL="http://127.0.0.1:$port/" setsid bash scripts/serve.sh \
-  --dev-addr "127.0.0.1:$port" >"$work/serve.log" 2>&1) &
+# setsid: serve.sh leads its own process group (its pid is the group's id), so
+# cleanup stops mkdocs and its file watcher together.
+cd "$work"
+SITE_URL="http://127.0.0.1:$port/" setsid bash scripts/serve.sh \
+  --dev-addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 server=$!
+cd "$repo"
 
 python3 - "$port" "$server" "$work" <<'PY'
 """Poll until the site answers, then fetch every page a reader would open."""

@@ -1,7 +1,12 @@
-"""Compare the results in this working tree with those of a git revision: the gate of
-a refactor that must not change any number.
+"""Compare the results in this working tree with a baseline: the gate of a refactor
+that must not change any number.
 
-    python scripts/compare_results.py REV [--timing METRIC ...] [--allow-estimate NAME]
+    python scripts/compare_results.py BASELINE [--timing METRIC ...]
+        [--allow-estimate NAME ...]
+
+BASELINE is a git revision (its committed results/) or a folder of results, such as
+the old commit's code run on this machine: float results can differ between CPU
+models, so a refactor is judged against the old code on the same machine.
 
 records.csv must be byte-identical, except the rows of measured timings (metrics
 named with --timing): those must keep their columns, their count and every other
@@ -26,6 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def at_revision(rev: str, path: str) -> str | None:
+    folder = Path(rev)
+    if folder.is_dir():  # a results folder: path is results/<slug>/<file>
+        target = folder / Path(path).relative_to("results")
+        return target.read_text(encoding="utf-8") if target.is_file() else None
     done = subprocess.run(
         ["git", "show", f"{rev}:{path}"], cwd=ROOT, capture_output=True, text=True
     )
@@ -77,7 +86,7 @@ def compare_summary(old: dict, new: dict, allowed: set[str]) -> list[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("rev")
+    parser.add_argument("rev", metavar="BASELINE", help="a git revision or a folder")
     parser.add_argument("--timing", nargs="*", default=[], metavar="METRIC")
     parser.add_argument("--allow-estimate", nargs="*", default=[], metavar="NAME")
     args = parser.parse_args()

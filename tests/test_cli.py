@@ -144,3 +144,29 @@ def test_smoke_profile_never_writes_committed_results():
     root = output_root("smoke", customised=False)
     assert root != RESULTS_ROOT and "build" in root.parts
     assert output_root("default", customised=True) != RESULTS_ROOT
+
+
+BAD_REQUESTS = [
+    ["--set", "seeds=0"],
+    ["--set", "n_train=0"],
+    ["--set", "lr=inf"],
+    ["--set", "lr=1e400"],
+    ["--set", "epochs=-1"],
+    ["--set", "lr=nan"],
+    ["--seeds", "100000000000000000000"],
+]
+
+
+@pytest.mark.parametrize("request_args", BAD_REQUESTS, ids=" ".join)
+def test_out_of_range_values_are_one_line_errors_before_anything_runs(
+    request_args, capsys, tmp_path, monkeypatch
+):
+    from essay_code.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "feature-scales", "--profile", "smoke", *request_args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    assert "out of range" in err or "must be in" in err
+    assert not (tmp_path / "build").exists()

@@ -47,7 +47,7 @@ def test_profiles_then_seeds_then_sets():
     )
     with pytest.raises(ConfigError, match="unknown profile"):
         resolve(Demo, PROFILES, "huge")
-    with pytest.raises(ConfigError, match="--seeds must be >= 1"):
+    with pytest.raises(ConfigError, match="--seeds must be in \\[1, 1000\\]"):
         resolve(Demo, PROFILES, "default", seeds=0)
 
 

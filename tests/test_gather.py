@@ -115,3 +115,88 @@ def test_pr_body_keeps_mentions_and_markdown_inert(root, tmp_path):
     body, refusals = gather(artifacts, root)
     assert len(refusals) == 1
     assert "@someone" not in body and "](http" not in body
+
+
+def edit_records(folder):
+    path = folder / "records.csv"
+    lines = path.read_text().splitlines()
+    head, *rows = lines
+    cells = rows[0].split(",")
+    cells[-1] = str(float(cells[-1]) + 1.0)
+    path.write_text("\n".join([head, ",".join(cells), *rows[1:]]) + "\n")
+
+
+def forge_estimates(folder):
+    """Forged numbers with a verdict recomputed to match them."""
+    from essay_code.core import Estimate
+    from essay_code.tooling.registry import all_points
+
+    summary = json.loads((folder / "summary.json").read_text())
+    key = summary["estimates"][summary["key"]]
+    for field in ("value", "low", "high"):
+        key[field] = key[field] * 3 + 100
+    estimates = {k: Estimate.from_json(v) for k, v in summary["estimates"].items()}
+    point = all_points()[summary["slug"]]
+    summary["verdict"] = point.module.verdict(estimates).to_json()
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def edit_summary(change):
+    def apply(folder):
+        summary = json.loads((folder / "summary.json").read_text())
+        change(summary)
+        (folder / "summary.json").write_text(json.dumps(summary))
+
+    return apply
+
+
+def big_file(folder):
+    with (folder / "records.csv").open("ab") as handle:
+        handle.truncate(17 * 1024 * 1024)
+
+
+TAMPERINGS = {
+    "edited records": (edit_records, "records.csv differs from what the run wrote"),
+    "forged estimates": (forge_estimates, "not what its records.csv gives"),
+    "other code": (
+        edit_summary(lambda s: s["cache"].update(key="0" * 16)),
+        "made by other code",
+    ),
+    "extra html": (
+        lambda f: (f / "note.html").write_text("<script></script>"),
+        "note.html is not a file a run writes",
+    ),
+    "hidden file": (lambda f: (f / ".env").write_text("x"), ".env is not a file"),
+    "symlink": (
+        lambda f: (f / "charts" / "leak.svg").symlink_to("/etc/hostname"),
+        "is a link",
+    ),
+    "big file": (big_file, "is over"),
+    "no profile": (edit_summary(lambda s: s.pop("profile")), "profile"),
+    "extra key": (edit_summary(lambda s: s.update(extra=1)), "unexpected fields"),
+    "wrong type": (
+        edit_summary(lambda s: s.update(charts="x")),
+        "'charts' is missing or not a list",
+    ),
+    "no timestamp": (
+        edit_summary(lambda s: s["provenance"].pop("timestamp")),
+        "no timestamp",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERINGS))
+def test_a_tampered_artifact_never_changes_results(root, tmp_path, case):
+    tamper, reason = TAMPERINGS[case]
+    point = POINTS[0]
+    artifact = tmp_path / "artifacts" / f"results-{point.slug}"
+    shutil.copytree(RESULTS_ROOT / point.slug, artifact)
+    tamper(artifact)
+    before = {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    body, refusals = gather(artifact.parent, root)
+
+    assert len(refusals) == 1 and reason in refusals[0].reason, refusals
+    after = {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    assert after == before, "a refused artifact changed results/"
+    assert "Traceback" not in body

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -58,6 +59,22 @@ def vega_bundle() -> str:
     return path.read_text(encoding="utf-8")
 
 
+def fallback_svgs(spec: dict) -> dict[str, str]:
+    """The light and dark SVG fallbacks of a validated spec, drawn here rather than
+    copied from results/ (an SVG could carry script); cached by the spec's hash."""
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+    folder = CACHE_DIR / "svg" / f"{vl_convert.__version__}-{digest[:20]}"
+    svgs = {}
+    for scheme, theme in THEMES.items():
+        path = folder / f"{scheme}.svg"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            svg = vl_convert.vegalite_to_svg(spec, theme=theme, config=SVG_CONFIG)
+            path.write_text(svg, encoding="utf-8")
+        svgs[scheme] = path.read_text(encoding="utf-8")
+    return svgs
+
+
 def generated_charts(config) -> list[File]:
     """The dashboard and history charts: specs for the pages, SVGs as files."""
     charts = {"dashboard": overview.dashboard_chart()}
@@ -90,6 +107,10 @@ def on_files(files: Files, config) -> Files:
     for path in markers.results_files():
         uri = "results/" + path.relative_to(RESULTS_ROOT).as_posix()
         files.append(File.generated(config, uri, abs_src_path=str(path)))
+    for chart_id, spec in markers.chart_specs().items():
+        for scheme, svg in fallback_svgs(spec).items():
+            uri = f"results/{chart_id.replace('/', '/charts/')}.{scheme}.svg"
+            files.append(File.generated(config, uri, content=svg))
     for script in sorted(Path(config["docs_dir"], "notebooks").glob("*.py")):
         notebook = jupytext.writes(jupytext.read(script), fmt="ipynb")
         uri = f"notebooks/{script.stem}.ipynb"
@@ -110,6 +131,24 @@ def on_nav(nav, config, files):
         return (SECTION_ORDER.get(item.title, 1) if item.is_section else 1, 0)
 
     nav.items.sort(key=rank)
+    # Inside the sections, points (and their notebooks) in tweet order, each under
+    # its one title from results/.
+    order = {slug: index for index, slug in enumerate(published.summaries())}
+    titles = {slug: s["title"] for slug, s in published.summaries().items()}
+    for section in (item for item in nav.items if item.is_section):
+        pages = [child for child in section.children if child.is_page]
+        if len(pages) != len(section.children):
+            continue
+
+        def tweet_rank(child) -> tuple[int, str]:
+            slug = Path(child.file.src_uri).stem
+            return (order.get(slug, len(order)), slug)
+
+        section.children.sort(key=tweet_rank)
+        if section.title == "Points":
+            for child in section.children:
+                slug = Path(child.file.src_uri).stem
+                child.title = titles.get(slug, child.title)
     # MkDocs linked previous/next pages (the footer) before this hook ran: relink in
     # the new order. These helpers are private to MkDocs but stable since 1.0.
     nav.pages = _get_by_type(nav.items, Page)
@@ -117,7 +156,19 @@ def on_nav(nav, config, files):
     return nav
 
 
+def point_heading(markdown: str, src_uri: str) -> str:
+    """A point page's heading is its one title, the module's TITLE from results/."""
+    path = Path(src_uri)
+    in_points = path.parts[0] == "points"
+    summary = published.summaries().get(path.stem) if in_points else None
+    if summary is None or not markdown.startswith("# "):
+        return markdown
+    _heading, _, rest = markdown.partition("\n")
+    return f"# {markers.safe(summary['title'])}\n{rest}"
+
+
 def on_page_markdown(markdown: str, page, config, files) -> str:
+    markdown = point_heading(markdown, page.file.src_uri)
     try:
         return markers.render(markdown, page.url, page.file.src_uri)
     except markers.MarkerError as error:

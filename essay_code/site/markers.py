@@ -6,6 +6,7 @@
     {{ slug.config.field }}    a config value;  {{ slug.seeds }}: how many seeds
     {{ slug.estimates }}       table of estimates
     {{ slug.provenance }}      provenance table; {{ slug.downloads }}: CSV, JSON links
+    {{ slug.provenance.device }}  (.torch_threads, .cpu_seconds, ...): one field
     ```chart                   a live vega-embed chart with static SVG fallbacks
     slug/name
     ```
@@ -18,12 +19,15 @@ with a missing number.
 
 from __future__ import annotations
 
-import html
+import functools
 import json
 import re
 from pathlib import Path
 
+from altair.utils.schemapi import validate_jsonschema
+
 from essay_code.core.stats import Estimate
+from essay_code.core.verdict import STATUSES
 from essay_code.site import published
 from essay_code.tooling.results import RESULTS_ROOT, ResultsError, load_summary
 
@@ -31,14 +35,50 @@ VALUE_MARKER = re.compile(r"\{\{\s*([a-z0-9-]+)\.([A-Za-z0-9_.]+)\s*\}\}")
 CHART_FENCE = re.compile(
     r"^```chart[ \t]*\n([a-z0-9-]+)/([A-Za-z0-9_-]+)[ \t]*\n```[ \t]*$", re.MULTILINE
 )
+CHART_NAME = re.compile(r"[A-Za-z0-9_-]+")
 VERDICT_TABLE = "<!-- verdict-table -->"
 DASHBOARD = "<!-- verdict-dashboard -->"
 GENERATED_DIR = "generated/charts"
 EVIDENCE = re.compile(r"<!--\s*evidence:\s*(\d+)\s+([a-z0-9-]+)\s*-->")
 
 
+PROVENANCE_FIELDS = ("device", "torch_threads", "torch", "wall_seconds", "cpu_seconds")
+
+
 class MarkerError(ValueError):
     """A marker names a point, estimate, field or chart that the results lack."""
+
+
+# Characters that mean something to Markdown (or to this page's {{ }} markers and
+# attribute lists), written as HTML entities: they then render as themselves.
+ENTITIES = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()#!|~<>&\"'"}
+
+
+def safe(value) -> str:
+    """A value from results/ as inert text: HTML-escaped and Markdown-escaped, so no
+    string in a results file can become markup, a link or a marker on a page."""
+    return attribute(" ".join(str(value).split()))
+
+
+def attribute(text: str) -> str:
+    """Text as an HTML attribute value (or element text) that neither HTML, nor
+    Markdown, nor this page's {{ }} markers can read anything into."""
+    return "".join(ENTITIES.get(c, c) for c in text)
+
+
+def code(value) -> str:
+    """A value shown as code: an HTML <code> element around the escaped text (a
+    Markdown code span cannot hold an escaped backtick)."""
+    return f"<code>{safe(value)}</code>"
+
+
+def status_of(summary: dict, where: str) -> str:
+    status = summary["verdict"]["status"]
+    if status not in STATUSES:
+        raise MarkerError(
+            f"{where}: verdict status {safe(status)} is not one of {STATUSES}"
+        )
+    return status
 
 
 def summary_for(slug: str, where: str) -> dict:
@@ -54,6 +94,8 @@ def summary_for(slug: str, where: str) -> dict:
 
 
 def badge(status: str) -> str:
+    if status not in STATUSES:
+        raise MarkerError(f"verdict status {safe(status)} is not one of {STATUSES}")
     return f'<span class="verdict-badge verdict-{status}">{status}</span>'
 
 
@@ -66,10 +108,10 @@ def estimate_table(summary: dict) -> str:
     rows = ["| estimate | value | 95% CI | method |", "|---|---|---|---|"]
     for name, data in summary["estimates"].items():
         est = Estimate.from_json(data)
-        unit = f" {est.unit}" if est.unit else ""
+        unit = f" {safe(est.unit)}" if est.unit else ""
         rows.append(
-            f"| `{name}` | {est.fmt(est.value)}{unit} | {est.fmt(est.low)} to "
-            f"{est.fmt(est.high)} | {est.method} |"
+            f"| {code(name)} | {est.fmt(est.value)}{unit} | {est.fmt(est.low)} "
+            f"to {est.fmt(est.high)} | {safe(est.method)} |"
         )
     return "\n".join(rows)
 
@@ -78,18 +120,22 @@ def provenance_table(summary: dict) -> str:
     prov = summary["provenance"]
     commit = prov.get("git_commit") or "unknown"
     dirty = " (with uncommitted changes)" if prov.get("git_dirty") else ""
+    numerics = prov.get("numerics") or {}
+    precision = ", ".join(f"{key} {value}" for key, value in numerics.items())
     rows = [
-        ("profile", summary["profile"]),
-        ("seeds", ", ".join(map(str, summary["seeds"]))),
-        ("device", prov["device"]),
-        ("torch", prov["torch"]),
-        ("python", prov["python"]),
-        ("commit", f"`{commit[:12]}`{dirty}"),
-        ("command", f"`{prov['command']}`"),
-        ("wall time", f"{prov['wall_seconds']:.1f} s"),
-        ("CPU time", f"{prov.get('cpu_seconds', float('nan')):.1f} s (all threads)"),
-        ("date", prov["timestamp"]),
-        ("cache key", f"`{summary['cache']['key']}`"),
+        ("profile", safe(summary["profile"])),
+        ("seeds", safe(", ".join(map(str, summary["seeds"])))),
+        ("device", safe(prov["device"])),
+        ("threads", safe(prov.get("torch_threads", "?"))),
+        ("precision", safe(precision or "not recorded")),
+        ("torch", safe(prov["torch"])),
+        ("python", safe(prov["python"])),
+        ("commit", f"{code(str(commit)[:12])}{dirty}"),
+        ("command", code(prov["command"])),
+        ("wall time", f"{float(prov['wall_seconds']):.1f} s"),
+        ("CPU time", f"{float(prov.get('cpu_seconds', 'nan')):.1f} s (all threads)"),
+        ("date", safe(prov["timestamp"])),
+        ("cache key", code(summary["cache"]["key"])),
     ]
     return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
 
@@ -120,7 +166,7 @@ def value_of(slug: str, path: str, doc_root: str, url_root: str, where: str) -> 
     if head == "verdict" and not rest:
         return badge(summary["verdict"]["status"])
     if head in ("reason", "rule") and not rest:
-        return summary["verdict"][head]
+        return safe(summary["verdict"][head])
     if head == "seeds" and not rest:
         return str(len(summary["seeds"]))
     if head == "estimates" and not rest:
@@ -131,15 +177,17 @@ def value_of(slug: str, path: str, doc_root: str, url_root: str, where: str) -> 
         return downloads(slug, doc_root)
     if head == "history" and not rest:
         return generated_chart(f"history-{slug}", url_root, where)
+    if head == "provenance" and rest in PROVENANCE_FIELDS:
+        return safe(summary["provenance"].get(rest, "?"))
     if head == "config":
         if rest not in summary["config"]:
             raise MarkerError(f"{where}: {slug} has no config field {rest!r}")
         value = summary["config"][rest]
-        return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        return safe(", ".join(map(str, value)) if isinstance(value, list) else value)
     if head in summary["estimates"]:
         est = Estimate.from_json(summary["estimates"][head])
         if not rest:
-            return est.text()
+            return safe(est.text())
         if rest in ("value", "low", "high"):
             return est.fmt(getattr(est, rest))
     raise MarkerError(
@@ -153,8 +201,57 @@ def chart_html(slug: str, name: str, root: str, where: str) -> str:
     spec_path = RESULTS_ROOT / slug / "charts" / f"{name}.vl.json"
     if not spec_path.exists():
         raise MarkerError(f"{where}: no chart {slug}/{name} ({spec_path} is missing)")
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    try:
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        raise MarkerError(f"{where}: {spec_path} is not JSON ({error})") from error
+    check_spec(spec, f"{where}: {slug}/{name}")
     return figure_html(f"{slug}/{name}", spec, f"{root}results/{slug}/charts/{name}")
+
+
+@functools.cache
+def vega_lite_schema() -> dict:
+    from altair.vegalite import load_schema
+
+    return load_schema()
+
+
+def check_spec(spec, where: str) -> None:
+    """A chart spec from results/ may only draw inline data: no data loaded from a
+    URL, no links (href), no images, no Vega expressions calling out. Anything
+    else could make a reader's browser fetch or open something."""
+    if not isinstance(spec, dict) or "vega-lite" not in str(spec.get("$schema")):
+        raise MarkerError(f"{where}: not a Vega-Lite spec")
+    fingerprint = json.dumps(spec, sort_keys=True)
+    if fingerprint in VALIDATED:  # each spec is checked once per build process
+        return
+    try:
+        validate_jsonschema(spec, vega_lite_schema())
+    except Exception as error:  # jsonschema's ValidationError and its relatives
+        first = str(error).splitlines()[0][:200]
+        raise MarkerError(f"{where}: not valid Vega-Lite ({safe(first)})") from error
+    stack = [spec]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("url", "href", "usermeta") or (
+                    key == "mark"
+                    and (
+                        value == "image"
+                        or (isinstance(value, dict) and value.get("type") == "image")
+                    )
+                ):
+                    raise MarkerError(
+                        f"{where}: the spec has {key!r}, which is refused"
+                    )
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    VALIDATED.add(fingerprint)
+
+
+VALIDATED: set[str] = set()
 
 
 def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
@@ -162,13 +259,13 @@ def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
     fallbacks shown until then (and without JavaScript)."""
     title = spec.get("title", chart_id)
     title = title.get("text", chart_id) if isinstance(title, dict) else title
-    alt_text = html.escape(str(title), quote=True)
+    alt_text = safe(title)
     # Inline the spec: the chart renders without a fetch, even from file://. It sits
     # in an attribute, not a <script type="application/json">: Material's instant
     # navigation re-creates inline scripts without their type and would run it.
-    spec_attr = html.escape(json.dumps(spec, separators=(",", ":")), quote=True)
+    spec_attr = attribute(json.dumps(spec, separators=(",", ":")))
     return (
-        f'<figure class="essay-chart" data-chart="{chart_id}" '
+        f'<figure class="essay-chart" data-chart="{attribute(chart_id)}" '
         f'data-spec="{spec_attr}">\n'
         f'<div class="vega-target"></div>\n'
         f'<img class="chart-fallback chart-fallback-light" '
@@ -194,10 +291,10 @@ def verdict_table(doc_root: str, where: str) -> str:
         summary_for(slug, where)  # a point without results is an error, by name
     for slug, summary in published.summaries().items():
         key = Estimate.from_json(summary["estimates"][summary["key"]])
-        tweets = ", ".join(f"[{t}](#tweet-{t})" for t in summary["tweets"])
+        tweets = ", ".join(f"[{int(t)}](#tweet-{int(t)})" for t in summary["tweets"])
         rows.append(
-            f"| {tweets} | [{summary['title']}]({page_link(slug, doc_root)}) | "
-            f"{badge(summary['verdict']['status'])} | {key.text()} | "
+            f"| {tweets} | [{safe(summary['title'])}]({page_link(slug, doc_root)}) | "
+            f"{badge(status_of(summary, where))} | {safe(key.text())} | "
             f"{threshold_text(summary, key)} |"
         )
     return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
@@ -216,12 +313,12 @@ def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
             f"    The experiment `{slug}` for this tweet is specified, not built yet."
         )
     summary = summary_for(slug, where)
-    status = summary["verdict"]["status"]
+    status = status_of(summary, where)
     key = Estimate.from_json(summary["estimates"][summary["key"]])
     return (
-        f'!!! verdict-{status} "Tested: {summary["title"]}: {status}"\n'
-        f"    {badge(status)} {summary['verdict']['reason']}  \n"
-        f"    Key number: {key.text()}. "
+        f'!!! verdict-{status} "Tested: {safe(summary["title"])}: {status}"\n'
+        f"    {badge(status)} {safe(summary['verdict']['reason'])}  \n"
+        f"    Key number: {safe(key.text())}. "
         f"[The experiment, its charts and its rule]({page_link(slug, doc_root)})"
     )
 
@@ -256,6 +353,37 @@ def render(markdown: str, page_url_path: str, src: str) -> str:
 
 
 def results_files() -> list[Path]:
-    """Every published results file, to be copied into the site for download."""
+    """The results files the site publishes: each point's records.csv and
+    summary.json, and the chart specs its summary lists. Nothing else in results/
+    (a stray note.html, a link, a hidden file) is copied to the site; the SVG
+    fallbacks are drawn at build time from the validated specs (chart_svgs)."""
     published.check_results_folders()
-    return sorted(p for p in RESULTS_ROOT.glob("*/**/*") if p.is_file())
+    files = []
+    for slug, summary in published.summaries().items():
+        folder = RESULTS_ROOT / slug
+        names = ["records.csv", "summary.json"] + [
+            f"charts/{name}.vl.json"
+            for name in summary.get("charts", [])
+            if isinstance(name, str) and CHART_NAME.fullmatch(name)
+        ]
+        for name in names:
+            path = folder / name
+            if path.is_file() and not path.is_symlink():
+                files.append(path)
+    return sorted(files)
+
+
+def chart_specs() -> dict[str, dict]:
+    """'slug/name' -> validated spec for every chart the summaries list."""
+    specs = {}
+    for slug, summary in published.summaries().items():
+        for name in summary.get("charts", []):
+            if not isinstance(name, str) or not CHART_NAME.fullmatch(name):
+                raise MarkerError(f"results/{slug}: bad chart name {safe(name)}")
+            path = RESULTS_ROOT / slug / "charts" / f"{name}.vl.json"
+            if not path.is_file() or path.is_symlink():
+                raise MarkerError(f"results/{slug}: chart {safe(name)} is missing")
+            spec = json.loads(path.read_text(encoding="utf-8"))
+            check_spec(spec, f"results/{slug}/charts/{name}.vl.json")
+            specs[f"{slug}/{name}"] = spec
+    return specs

@@ -10,6 +10,7 @@ notebook only reads results and runs the smoke profile: it never touches results
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 GENERATED_MARK = "#   essay_generated: true"
@@ -26,7 +27,7 @@ TEMPLATE = """# ---
 # ---
 
 # %% [markdown]
-# # Companion notebook: {title}
+# # Companion notebook: {heading}
 #
 # The notebook of the point [`{slug}`](../../points/{slug}/) (tweets {tweets}).
 # It loads the published results, redraws a chart offline, and runs the smoke
@@ -82,7 +83,14 @@ pd.DataFrame({{name: vars(est) for name, est in estimates.items()}}).T[
 
 
 def notebook_source(slug: str, title: str, tweets: tuple[int, ...]) -> str:
-    return TEMPLATE.format(slug=slug, title=title, tweets=", ".join(map(str, tweets)))
+    """The notebook text. The title comes from results/, so it is escaped (it lands
+    in a Markdown cell); the slug is a registered module name; tweets are ints."""
+
+    numbers = ", ".join(str(int(t)) for t in tweets)
+    # The heading becomes the page title, which MkDocs writes unescaped into the
+    # <title> and the search index: keep only characters that cannot be markup.
+    heading = re.sub(r"[^\w .,:;?/+-]", "", " ".join(str(title).split()))
+    return TEMPLATE.format(slug=slug, heading=heading, tweets=numbers)
 
 
 def is_generated(path: Path) -> bool:

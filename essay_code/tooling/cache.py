@@ -29,7 +29,8 @@ PART_NAMES = {
     "point": "the point's source changed",
     "core": "essay_code/core changed",
     "torch": "the torch version changed",
-    "request": "the profile, --seeds or --set changed",
+    "device": "the device changed",
+    "request": "the profile, --seeds, --set or --threads changed",
     "config": "the resolved config changed",
 }
 
@@ -61,14 +62,18 @@ def request_of(
     seeds: int | None,
     sets: list[str] | None,
     threads: int = DEFAULT_THREADS,
+    device: str = "cpu",
 ) -> dict:
-    """What was asked for. The thread count is part of it: BLAS results can depend
-    on how work is split between threads."""
+    """What was asked for. The thread count is part of it (BLAS results can depend
+    on how work is split between threads), and so is the device kind (cpu, cuda,
+    mps): a GPU's numbers differ from a CPU's, so GPU-made results are never
+    'fresh' for a checkout that asks for the CPU."""
     return {
         "profile": profile,
         "seeds": seeds,
         "sets": sorted(sets or []),
         "threads": threads,
+        "device": device,
     }
 
 
@@ -78,6 +83,7 @@ def source_parts(source: Path, request: dict) -> dict[str, str]:
         "point": file_hash(source),
         "core": core_hash(),
         "torch": torch_version(),
+        "device": request["device"],
         "request": stable_hash(request),
     }
 
@@ -93,7 +99,7 @@ def cache_parts(source: Path, request: dict, config) -> dict[str, str]:
         }
     )
     parts["key"] = stable_hash(
-        {name: parts[name] for name in ("point", "core", "torch", "config")}
+        {name: parts[name] for name in ("point", "core", "torch", "device", "config")}
     )
     return parts
 
@@ -109,10 +115,12 @@ def freshness(current: dict[str, str], stored_summary: dict | None) -> Freshness
     if stored_summary is None:
         return Freshness("missing", "no results yet")
     stored = stored_summary.get("cache", {})
-    names = ["point", "core", "torch"]
+    names = ["point", "core", "torch", "device"]
     names.append("config" if "config" in current else "request")
     changed = [
-        f"{PART_NAMES[name]} ({stored.get(name, '?')} -> {current[name]})"
+        f"made on {stored.get(name, '?')}, this checkout asked for {current[name]}"
+        if name == "device"
+        else f"{PART_NAMES[name]} ({stored.get(name, '?')} -> {current[name]})"
         for name in names
         if stored.get(name) != current[name]
     ]

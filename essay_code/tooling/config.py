@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
 import typing
 from collections.abc import Mapping
 from typing import Any
@@ -92,14 +94,72 @@ def resolve(
         dict(profiles.get(profile, {})) if profile != "default" else {}
     )
     if seeds is not None:
-        if seeds < 1:
-            raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ConfigError(f"--seeds must be in [1, {MAX_SEEDS}], got {seeds}")
         values["seeds"] = seeds
     values.update(overrides or {})
     try:
-        return config_cls(**values)
+        config = config_cls(**values)
     except TypeError as error:
         raise ConfigError(f"{config_cls.__module__}: {error}") from error
+    check_ranges(config, set(values))
+    return config
+
+
+MAX_SEEDS = 1000
+# Fields named as a share of something are probabilities, in [0, 1].
+PROBABILITY = re.compile(r"(_rate$|fraction|^beta[12]$|^gamma$|accuracy$)")
+# An int field may grow to this many times its default (or to MAX_COUNT): enough
+# for any real variant, not enough to exhaust the machine by a typo.
+GROWTH = 1000
+MAX_COUNT = 100_000
+
+
+def valid_range(field: dataclasses.Field) -> tuple[float, float, bool]:
+    """(low, high, low_exclusive) of a numeric field: declared in the field's
+    metadata as {"range": (low, high)}, or else read off its default. A positive
+    default means a positive value (a size, a count, a rate); a zero default allows
+    zero; a negative default allows any finite value. `seeds` is at most MAX_SEEDS."""
+    if "range" in field.metadata:
+        low, high = field.metadata["range"]
+        return float(low), float(high), False
+    default = field.default
+    if isinstance(default, tuple) and default:
+        default = min(default)
+    if field.name == "seeds":
+        return 1, MAX_SEEDS, False
+    if PROBABILITY.search(field.name):
+        return 0.0, 1.0, False
+    if isinstance(default, bool) or not isinstance(default, int | float):
+        return -math.inf, math.inf, False
+    if isinstance(default, int):
+        high = max(MAX_COUNT, GROWTH * abs(default))
+        return (1 if default > 0 else 0 if default == 0 else -high), high, False
+    if default > 0:
+        return 0.0, math.inf, True
+    return (0.0 if default == 0 else -math.inf), math.inf, False
+
+
+def check_ranges(config, names: set[str]) -> None:
+    """Every numeric value the request set is finite and in its field's range; one
+    line naming the field, the value and the range otherwise."""
+    for field in dataclasses.fields(config):
+        if field.name not in names:
+            continue
+        value = getattr(config, field.name)
+        low, high, exclusive = valid_range(field)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                continue
+            bad = not math.isfinite(item) or item > high
+            bad = bad or (item <= low if exclusive else item < low)
+            if bad:
+                opening = "(" if exclusive else "["
+                closing = ")" if math.isinf(high) else "]"
+                raise ConfigError(
+                    f"{field.name}={item!r} is out of range: it must be finite and in "
+                    f"{opening}{low:g}, {high:g}{closing}"
+                )
 
 
 def config_to_json(config) -> dict[str, Any]:

@@ -20,7 +20,9 @@ from essay_code.tooling import history
 from essay_code.tooling.registry import all_points
 from essay_code.tooling.results import (
     RESULTS_ROOT,
+    SUMMARY_TYPES,
     ResultsError,
+    damage,
     load_records,
     load_summary,
     write_atomically,
@@ -69,23 +71,92 @@ def slug_of(folder: Path) -> str:
     return claimed
 
 
+MAX_FILE_BYTES = 16 * 1024 * 1024  # ten times the largest published file
+CHART_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def check_files(folder: Path, summary: dict) -> None:
+    """Only the files a run writes, as plain files under a size limit: no link, no
+    hidden or extra file, nothing that could be published or followed."""
+    charts = summary["charts"]
+    if not all(isinstance(c, str) and CHART_NAME.fullmatch(c) for c in charts):
+        raise ResultsError("a chart name is not letters, digits, - and _")
+    allowed = {"records.csv", "summary.json", "charts"} | {
+        f"charts/{name}{suffix}"
+        for name in charts
+        for suffix in (".vl.json", ".light.svg", ".dark.svg")
+    }
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            raise ResultsError(f"{relative} is a link, which is refused")
+        if relative not in allowed:
+            raise ResultsError(f"{relative} is not a file a run writes")
+        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
+            raise ResultsError(f"{relative} is over {MAX_FILE_BYTES} bytes")
+    for name in charts:
+        if not (folder / "charts" / f"{name}.vl.json").is_file():
+            raise ResultsError(f"chart {name} is missing")
+
+
+def check_schema(summary: dict) -> None:
+    extra = sorted(set(summary) - set(SUMMARY_TYPES))
+    if extra:
+        raise ResultsError(f"summary.json has unexpected fields {extra}")
+    for field, kind in SUMMARY_TYPES.items():
+        if not isinstance(summary.get(field), kind):
+            raise ResultsError(
+                f"summary.json field {field!r} is missing or not a {kind.__name__}"
+            )
+    if not isinstance(summary["provenance"].get("timestamp"), str):
+        raise ResultsError("summary.json provenance has no timestamp")
+    if not isinstance(summary["cache"].get("key"), str):
+        raise ResultsError("summary.json cache has no key")
+
+
 def validate(folder: Path, slug: str) -> dict:
-    """A regenerated folder (named after its slug) is sound: schema, records, charts,
-    and a verdict that follows from its own estimates under the current code."""
+    """A regenerated folder (named after its slug) is sound and honest: only the
+    files a run writes; a well-formed default-profile summary; made by this
+    checkout's code (its cache key is the current one, so nothing stale lands); and
+    its estimates and verdict are what this checkout's summarize() and verdict()
+    compute from its records.csv (so neither can be forged)."""
     point = all_points()[slug]
     summary = load_summary(slug, folder.parent)
     if summary is None:
         raise ResultsError("no summary.json")
+    check_schema(summary)
     if summary["slug"] != slug or summary["profile"] != "default":
         raise ResultsError(f"expected the default profile of {slug}")
-    load_records(slug, folder.parent)
-    estimates = {k: Estimate.from_json(v) for k, v in summary["estimates"].items()}
+    check_files(folder, summary)
+    broken = damage(slug, folder.parent)
+    if broken:
+        raise ResultsError(broken)
+    expected = current_key(point)
+    if summary["cache"]["key"] != expected:
+        raise ResultsError(
+            f"made by other code or settings (cache key {summary['cache']['key']!r}, "
+            f"this checkout's is {expected!r})"
+        )
+    records = load_records(slug, folder.parent)
+    estimates = point.module.summarize(records)
+    recomputed = {name: est.to_json() for name, est in estimates.items()}
+    if recomputed != summary["estimates"]:
+        raise ResultsError("its estimates are not what its records.csv gives")
     if point.module.verdict(estimates).to_json() != summary["verdict"]:
         raise ResultsError("the verdict does not follow from its estimates")
-    for chart in summary["charts"]:
-        if not (folder / "charts" / f"{chart}.vl.json").exists():
-            raise ResultsError(f"chart {chart} is missing")
     return summary
+
+
+def current_key(point) -> str:
+    """This checkout's cache key for the published run of a point (default profile,
+    no overrides, the CPU, one thread)."""
+    from essay_code.tooling.cache import cache_parts, request_of
+    from essay_code.tooling.runner import resolve_config
+
+    request = request_of("default", None, None)
+    return cache_parts(point.source_path, request, resolve_config(point, "default"))[
+        "key"
+    ]
 
 
 def markdown_text(text: str) -> str:

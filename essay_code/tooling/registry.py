@@ -18,6 +18,10 @@ here). A point module `essay_code/points/<slug_with_underscores>.py` defines:
 - verdict(estimates) -> core.Verdict(status, reason, rule, thresholds), where
   thresholds names at least KEY's threshold.
 
+Optional: NEEDS_FLOAT64 = True (the point computes in float64, so `--device auto`
+skips Apple's MPS, which has none) and ALLOW_TF32 = True (the point measures TF32
+itself; every other point runs with TF32 off, and the provenance records it).
+
 A point imports only the standard library, third-party packages and `essay_code.core`
 (never a core submodule, the tooling or another point; tests/test_imports.py). A
 module that lacks a name fails loudly here, naming what is missing. Its page is

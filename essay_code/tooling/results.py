@@ -10,6 +10,9 @@ everything is written, so a failed run leaves the last good results untouched.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -24,6 +27,32 @@ DATA_DIR = REPO_ROOT / "essay_code" / "data"
 RESULTS_ROOT = Path(os.environ.get("ESSAY_RESULTS_ROOT", REPO_ROOT / "results"))
 REQUIRED_COLUMNS = ("seed", "arm", "metric", "value")
 SUMMARY_KEYS = ("schema", "slug", "estimates", "verdict", "cache", "provenance")
+# The JSON type of every field a summary may have ("outputs": hashes of the files
+# written beside it, so that a damaged results folder is noticed).
+SUMMARY_TYPES = {
+    "schema": int,
+    "slug": str,
+    "title": str,
+    "tweets": list,
+    "profile": str,
+    "config": dict,
+    "seeds": list,
+    "key": str,
+    "estimates": dict,
+    "verdict": dict,
+    "charts": list,
+    "cache": dict,
+    "provenance": dict,
+    "outputs": dict,
+}
+FIELD_TYPES = {
+    ("verdict", "status"): str,
+    ("verdict", "reason"): str,
+    ("verdict", "rule"): str,
+    ("cache", "key"): str,
+    ("provenance", "device"): str,
+    ("provenance", "timestamp"): str,
+}
 
 
 class ResultsError(RuntimeError):
@@ -56,21 +85,76 @@ def load_summary(slug: str, root: Path = RESULTS_ROOT) -> dict | None:
         raise ResultsError(f"{path} lacks {', '.join(missing)}; {fix_hint(slug)}")
     if summary["schema"] != SCHEMA_VERSION:
         raise ResultsError(
-            f"{path} has schema {summary['schema']}, expected {SCHEMA_VERSION}; "
+            f"{path} has schema {summary['schema']!r}, expected {SCHEMA_VERSION}; "
             f"{fix_hint(slug)}"
         )
+    problem = schema_problem(summary)
+    if problem:
+        raise ResultsError(f"{path}: {problem}; {fix_hint(slug)}")
     return summary
 
 
-def output_root(profile: str, customised: bool) -> Path:
-    """results/ holds only the published run: the default profile, unmodified.
+def schema_problem(summary: dict) -> str | None:
+    """What is wrong with a summary's shape, or None: every present field has its
+    type, and so do the nested fields the site and the CLI read."""
+    for field, kind in SUMMARY_TYPES.items():
+        if field in summary and not isinstance(summary[field], kind):
+            return f"field {field!r} must be a {kind.__name__}"
+    for (outer, inner), kind in FIELD_TYPES.items():
+        if inner in summary[outer] and not isinstance(summary[outer][inner], kind):
+            return f"field {outer}.{inner} must be a {kind.__name__}"
+    for name, estimate in summary["estimates"].items():
+        if not isinstance(estimate, dict) or not all(
+            isinstance(estimate.get(k), int | float)
+            and not isinstance(estimate[k], bool)
+            for k in ("value", "low", "high")
+        ):
+            return f"estimate {name!r} must hold numbers value, low and high"
+    return None
 
-    Any other profile, or --seeds/--set, goes to build/results/<profile>[-custom]
-    so an experiment can never overwrite the committed results by accident.
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def output_hashes(folder: Path) -> dict[str, str]:
+    """Content hashes of every file a run wrote beside summary.json."""
+    return {
+        path.relative_to(folder).as_posix(): file_digest(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != "summary.json"
+    }
+
+
+def damage(slug: str, root: Path = RESULTS_ROOT) -> str | None:
+    """Why a results folder no longer holds what its run wrote (a file missing,
+    truncated or edited), or None. Summaries from before the hashes: None."""
+    summary = load_summary(slug, root)
+    if summary is None or "outputs" not in summary:
+        return None
+    folder = point_dir(slug, root)
+    for name, digest in summary["outputs"].items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_digest(path) != digest:
+            return f"{name} differs from what the run wrote"
+    return None
+
+
+def output_root(profile: str, customised: bool, device: str = "cpu") -> Path:
+    """results/ holds only the published run: the default profile, unmodified, on
+    the CPU (so any reader can reproduce it).
+
+    Any other profile, --seeds/--set/--threads, or another device goes to
+    build/results/<profile>[-custom][-<device>], so an experiment can never
+    overwrite the committed results by accident.
     """
-    if profile == "default" and not customised:
+    if profile == "default" and not customised and device == "cpu":
         return RESULTS_ROOT
-    suffix = "-custom" if customised else ""
+    suffix = ("-custom" if customised else "") + (
+        "" if device == "cpu" else f"-{device}"
+    )
     return REPO_ROOT / "build" / "results" / f"{profile}{suffix}"
 
 
@@ -113,23 +197,62 @@ def write_atomically(
 ) -> Path:
     """Call fill(tmp_dir) to write every file, then swap tmp_dir in for results/<slug>.
 
-    If fill raises, the temporary folder is deleted and the old results stay.
+    If fill raises, the temporary folder is deleted and the old results stay. The
+    point is locked while it is written, so two runs of one point cannot interleave,
+    and a swap that a kill interrupted is repaired first (see recover).
     """
     root.mkdir(parents=True, exist_ok=True)
     final = point_dir(slug, root)
-    staging = Path(tempfile.mkdtemp(prefix=f".{slug}.new-", dir=root))
-    try:
-        fill(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    backup = root / f".{slug}.old"
-    shutil.rmtree(backup, ignore_errors=True)
-    if final.exists():
-        os.replace(final, backup)
-    os.replace(staging, final)
-    shutil.rmtree(backup, ignore_errors=True)
+    with point_lock(slug, root):
+        recover(slug, root)
+        staging = Path(tempfile.mkdtemp(prefix=f".{slug}.new-", dir=root))
+        try:
+            fill(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        backup = root / f".{slug}.old"
+        shutil.rmtree(backup, ignore_errors=True)
+        if final.exists():
+            os.replace(final, backup)
+        os.replace(staging, final)
+        shutil.rmtree(backup, ignore_errors=True)
     return final
+
+
+@contextlib.contextmanager
+def point_lock(slug: str, root: Path = RESULTS_ROOT):
+    """An exclusive lock on one point's results (a lock file beside them)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{slug}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def recover(slug: str, root: Path = RESULTS_ROOT) -> None:
+    """Undo what a killed swap left behind (call with the point's lock held): the
+    old results back in place if the new ones never arrived, and no staging or
+    backup folder left over."""
+    final, backup = point_dir(slug, root), root / f".{slug}.old"
+    if backup.exists() and not final.exists():
+        os.replace(backup, final)
+    shutil.rmtree(backup, ignore_errors=True)
+    for staging in root.glob(f".{slug}.new-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def recover_all(root: Path = RESULTS_ROOT) -> None:
+    """Repair every point's interrupted swap (each under its own lock)."""
+    if not root.is_dir():
+        return
+    slugs = {p.name.split(".")[1] for p in root.glob(".*.old")}
+    slugs |= {p.name.split(".")[1] for p in root.glob(".*.new-*")}
+    for slug in sorted(slugs):
+        with point_lock(slug, root):
+            recover(slug, root)
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -28,6 +28,8 @@ from essay_code.tooling.device import (
     cpu_threads,
     device_name,
     make_deterministic,
+    numerics,
+    pin_numerics,
     seed_everything,
 )
 from essay_code.tooling.provenance import provenance
@@ -37,7 +39,9 @@ from essay_code.tooling.results import (
     SCHEMA_VERSION,
     ResultsError,
     check_records,
+    damage,
     load_summary,
+    output_hashes,
     output_root,
     save_charts,
     write_atomically,
@@ -74,9 +78,11 @@ def execute(point: Point, config, ctx: RunContext) -> tuple:
     """
     seed_everything(0)
     make_deterministic()
+    pin_numerics(allow_tf32=getattr(point.module, "ALLOW_TF32", False))
     with cpu_threads(ctx.threads):
         records = point.module.run(config, ctx)
         ctx.torch_threads_used = _torch_threads()
+    ctx.numerics = numerics()
     check_records(records, f"{point.slug}.run()")
     records = records.reset_index(drop=True)
     estimates = point.module.summarize(records)
@@ -106,15 +112,19 @@ def run_point(
 ) -> Outcome:
     config = resolve_config(point, profile, seeds, sets)
     customised = bool(seeds or sets) or threads != DEFAULT_THREADS
-    root = root or output_root(profile, customised=customised)
-    request = request_of(profile, seeds, sets, threads)
+    chosen = choose_device(
+        device, needs_float64=getattr(point.module, "NEEDS_FLOAT64", False)
+    )
+    root = root or output_root(profile, customised=customised, device=chosen.type)
+    request = request_of(profile, seeds, sets, threads, chosen.type)
     parts = cache_parts(point.source_path, request, config)
     stored = load_summary(point.slug, root) if not force else None
-    if not force and freshness(parts, stored).state == "fresh":
+    intact = stored is not None and damage(point.slug, root) is None
+    if not force and intact and freshness(parts, stored).state == "fresh":
         return Outcome(point.slug, "skipped", "fresh, nothing to do", root / point.slug)
 
     ctx = RunContext(
-        device=choose_device(device),
+        device=chosen,
         show_progress=show_progress,
         # Smoke records are compared run to run: measured times stay out of them.
         record_timings=profile != "smoke",
@@ -144,12 +154,14 @@ def run_point(
             cpu,
             command or ["python", "-m", "essay_code"],
             torch_threads=getattr(ctx, "torch_threads_used", None),
-        ),
+        )
+        | {"numerics": getattr(ctx, "numerics", None)},
     }
 
     def fill(folder: Path) -> None:
         records.to_csv(folder / "records.csv", index=False)
         save_charts(charts, folder / "charts")
+        summary["outputs"] = output_hashes(folder)
         write_json(folder / "summary.json", summary)
 
     written = write_atomically(point.slug, fill, root)
