@@ -33,10 +33,14 @@ def boolean_index(args) -> bool:
 
 
 def point_site() -> str | None:
-    """file:line of the innermost frame in a point module, if any."""
+    """file:line of the innermost frame in a point module, if any. An event raised
+    inside torch.optim is not counted: without `capturable`, torch keeps Adam's step
+    counter on the CPU on purpose and reads it there, which never waits for a GPU."""
     frame = sys._getframe(2)
     while frame is not None:
         name = frame.f_code.co_filename
+        if "/torch/optim/" in name:
+            return None
         if "/essay_code/points/" in name:
             return f"{name.rsplit('/', 1)[-1]}:{frame.f_lineno}"
         frame = frame.f_back

@@ -77,3 +77,40 @@ def test_no_page_fetches_from_another_host(built_site):
             assert host in (None, "127.0.0.1"), f"{html_file}: fetches {url}"
             checked += 1
     assert checked > 0, "found no fetched asset at all: the parser is broken"
+
+
+DEVELOPMENT_TEXT = re.compile(
+    r"POINTS\.md|the spec\b|this project's spec|the project's plan|I could not check|"
+    r"checked with a search|TqdmWarning|/work/|/tmp/|/root/|/home/|\.venv/",
+    re.IGNORECASE,
+)
+
+
+def visible_text(html_text: str) -> str:
+    """The page without its scripts and the inlined chart specs."""
+    html_text = re.sub(r"<script.*?</script>", "", html_text, flags=re.DOTALL)
+    return re.sub(r'data-spec="[^"]*"', "", html_text)
+
+
+def test_no_development_text_or_local_path_on_any_page(built_site):
+    for page in built_site.rglob("*.html"):
+        text = visible_text(page.read_text(encoding="utf-8"))
+        found = DEVELOPMENT_TEXT.search(text)
+        assert found is None, f"{page.relative_to(built_site)}: {found.group(0)!r}"
+        assert "{{" not in text, f"{page.relative_to(built_site)}: unrendered marker"
+
+
+def test_every_point_page_offers_its_notebook_as_ipynb(built_site):
+    for point in POINTS:
+        page = (built_site / "points" / point.slug / "index.html").read_text()
+        assert f'notebooks/{point.slug}.ipynb"' in page
+
+
+def test_points_are_in_tweet_order_in_the_nav_and_charts_load_vega_lazily(built_site):
+    page = (built_site / "index.html").read_text(encoding="utf-8")
+    positions = [page.find(f'href="points/{point.slug}/"') for point in POINTS]
+    assert -1 not in positions and positions == sorted(positions)
+    about = (built_site / "about" / "index.html").read_text(encoding="utf-8")
+    assert "vega-bundle.js" not in about, "a page without charts loads Vega"
+    first = (built_site / "points" / POINTS[0].slug / "index.html").read_text()
+    assert "<noscript><img" in first, "fallback SVGs must load only without JS"

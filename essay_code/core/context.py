@@ -8,7 +8,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
+
+# tqdm.std, not tqdm.auto: in a notebook kernel without ipywidgets, tqdm.auto warns
+# (with a local path) on every page that runs a point.
+from tqdm.std import tqdm
 
 
 @dataclass

@@ -65,6 +65,11 @@ MIN_PROBE = 80.0  # ... yet the probe reads the injected gender with >= 80% accu
 MAX_P = 0.05  # real model: a significant SEAT association (permutation p) ...
 MIN_EFFECT = 0.5  # ... with |Caliskan d| >= this
 
+# Host syncs in a smoke run, all on the CPU whatever the device: the skip-gram
+# arm trains on the CPU (torch Adam's step-counter reads, its tables built from
+# numpy) and MiniLM encodes on the CPU; none waits for a GPU.
+HOST_SYNC_BUDGET = 35
+
 # ---------------------------------------------------------------- vocabulary
 
 OCCUPATION_WORDS = (

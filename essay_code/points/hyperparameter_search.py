@@ -57,12 +57,15 @@ STRATEGY_LABELS = {
 MLP = "mlp"
 FOREST = "random-forest"
 
-# Verdict thresholds, from POINTS.md.
+# Verdict thresholds, fixed before any run.
 MIN_GAP = 5.0  # points of test accuracy: tuning matters a lot for the MLP
 MIN_TRIALS = 20.0  # random-search trials to get within WITHIN of the best
 MAX_FOREST_GAP = 1.0  # points: the forest works with its defaults
 MIN_SPEEDUP = 3.0  # successive halving cuts the compute this much: mitigated
 WITHIN = 1.0  # points of validation accuracy counted as "as good as the best"
+# Host syncs in a smoke run: copying each seed's data and each trial group's
+# settings in once, and reading each group's accuracies back once after training.
+HOST_SYNC_BUDGET = 84
 
 # The search space: (low, high) of each hyperparameter as sampled. Width is
 # 2**log2_width and depth an integer; both are drawn uniformly over the integers.
@@ -178,18 +181,23 @@ def init_group(
     """Weights of T MLPs of one depth, padded to the widest: [W_0 [T, d, H],
     b_0 [T, H], W_i [T, H, H], b_i, W_out [T, H, k], b_out [T, k]], plus the
     unit mask [T, H] (1 for a trial's real hidden units). PyTorch's default
-    uniform(+-1/sqrt(fan_in)) init times each trial's init scale."""
-    widths = torch.tensor([2 ** int(c["log2_width"]) for c in configs])  # [T]
-    scale = torch.tensor([10 ** c["log10_init_scale"] for c in configs])  # [T]
-    hmax = int(widths.max())
-    mask = (torch.arange(hmax)[None] < widths[:, None]).float()  # [T, H]
+    uniform(+-1/sqrt(fan_in)) init times each trial's init scale. Everything is
+    drawn and built on gen's device, so training on it copies nothing in."""
+    device = gen.device
+    width_list = [2 ** int(c["log2_width"]) for c in configs]
+    widths = torch.tensor(width_list, device=device)  # [T]
+    scale = torch.tensor([10 ** c["log10_init_scale"] for c in configs], device=device)
+    hmax = max(width_list)  # from the configs: no read-back of widths.max()
+    mask = (torch.arange(hmax, device=device)[None] < widths[:, None]).float()
     params = []
     fan_in = torch.full_like(scale, float(d))
     shapes = [(d, hmax)] + [(hmax, hmax)] * (depth - 1) + [(hmax, k)]
     for index, (rows, cols) in enumerate(shapes):
         bound = (scale / fan_in.sqrt())[:, None, None]  # [T, 1, 1]
-        w = (torch.rand(len(configs), rows, cols, generator=gen) * 2 - 1) * bound
-        b = (torch.rand(len(configs), cols, generator=gen) * 2 - 1) * bound[:, 0]
+        w = torch.rand(len(configs), rows, cols, generator=gen, device=device)
+        w = (w * 2 - 1) * bound
+        b = torch.rand(len(configs), cols, generator=gen, device=device)
+        b = (b * 2 - 1) * bound[:, 0]
         if index > 0:
             w = w * mask[:, :, None]  # no weights out of padded units
         if index < len(shapes) - 1:
@@ -217,9 +225,14 @@ def forward(
     return h
 
 
+def accuracy_points(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """logits [T, n, k], y [n] -> per-trial accuracy in points [T], on the device."""
+    return 100 * (logits.argmax(-1) == y).float().mean(-1)
+
+
 def accuracy(logits: torch.Tensor, y: torch.Tensor) -> np.ndarray:
-    """logits [T, n, k], y [n] -> per-trial accuracy in points [T]."""
-    return (100 * (logits.argmax(-1) == y).float().mean(-1)).cpu().numpy()
+    """accuracy_points read back to the host: [T]."""
+    return accuracy_points(logits, y).cpu().numpy()
 
 
 def train_group(
@@ -235,24 +248,26 @@ def train_group(
     [T, max_epochs] and test accuracy at the end [T], in points."""
     x_train, y_train, x_val, y_val, x_test, y_test = data
     device = x_train.device
-    gen = torch.Generator().manual_seed(seed)
+    # One generator on the device draws the init, the orders and the dropout
+    # masks, so no step copies host data in. On a CPU it is the generator this
+    # used to be, drawing in the same order: the same numbers.
+    gen = torch.Generator(device=device).manual_seed(seed)
     params, mask = init_group(configs, depth, x_train.shape[1], 10, gen)
-    params = [p.to(device).requires_grad_(True) for p in params]
-    mask = mask.to(device)
+    params = [p.requires_grad_(True) for p in params]
     lr = torch.tensor([10 ** c["log10_lr"] for c in configs], device=device)
     l2 = torch.tensor([10 ** c["log10_weight_decay"] for c in configs], device=device)
-    drop = torch.tensor([c["dropout"] for c in configs])  # [T] (CPU, for masks)
+    drop = torch.tensor([c["dropout"] for c in configs], device=device)  # [T]
     moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     beta1, beta2, eps = 0.9, 0.999, 1e-8
     n, trials, step = x_train.shape[0], len(configs), 0
-    val_acc = np.zeros((trials, cfg.max_epochs))
-    for epoch in range(cfg.max_epochs):
-        order = torch.randperm(n, generator=gen)
+    val_acc = []  # per epoch [T] on the device, read back once after training
+    for _epoch in range(cfg.max_epochs):
+        order = torch.randperm(n, generator=gen, device=device)
         for start in range(0, n, cfg.batch_size):
-            rows = order[start : start + cfg.batch_size].to(device)
+            rows = order[start : start + cfg.batch_size]
             shape = (trials, len(rows), mask.shape[1])
             keep = [  # inverted dropout, one multiplier [T, b, H] per hidden layer
-                ((torch.rand(shape, generator=gen) >= rate) / (1 - rate)).to(device)
+                (torch.rand(shape, generator=gen, device=device) >= rate) / (1 - rate)
                 for rate in [drop[:, None, None]] * depth
             ]
             logits = forward(params, mask, x_train[rows], keep)  # [T, b, k]
@@ -271,9 +286,10 @@ def train_group(
                     v_hat = v / (1 - beta2**step)
                     p.sub_(lr.view(per) * m_hat / (v_hat.sqrt() + eps))
         with torch.no_grad():
-            val_acc[:, epoch] = accuracy(forward(params, mask, x_val), y_val)
+            val_acc.append(accuracy_points(forward(params, mask, x_val), y_val))
     with torch.no_grad():
         test_acc = accuracy(forward(params, mask, x_test), y_test)
+    val_acc = torch.stack(val_acc, 1).cpu().numpy().astype(np.float64)  # [T, R]
     # A diverged trial (NaN logits) scores as chance-level argmax: keep it finite.
     return np.nan_to_num(val_acc), np.nan_to_num(test_acc)
 

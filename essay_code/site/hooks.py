@@ -41,7 +41,9 @@ def results_digest() -> str:
 
 def on_config(config):
     notebook.write_notebooks(
-        Path(config["docs_dir"]) / "notebooks", published.summaries()
+        Path(config["docs_dir"]) / "notebooks",
+        published.summaries(),
+        config.get("repo_url"),
     )
     jupyter = config.plugins.get("mkdocs-jupyter")
     if jupyter is not None:

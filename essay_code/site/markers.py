@@ -142,10 +142,13 @@ def provenance_table(summary: dict) -> str:
 
 def downloads(slug: str, doc_root: str) -> str:
     base = f"{doc_root}results/{slug}"
+    notebook = f"{doc_root}notebooks/{slug}.ipynb"
     return (
-        f"[records.csv]({base}/records.csv){{ download }} (every seed, arm and metric) "
-        f"and [summary.json]({base}/summary.json){{ download }} (estimates, verdict, "
-        "config, provenance)"
+        f"[records.csv]({base}/records.csv){{ download }} "
+        "(every seed, arm and metric), "
+        f"[summary.json]({base}/summary.json){{ download }} (estimates, verdict, "
+        f"config, provenance) and the companion notebook as "
+        f"[{slug}.ipynb]({notebook}){{ download }}"
     )
 
 
@@ -176,6 +179,13 @@ def value_of(slug: str, path: str, doc_root: str, url_root: str, where: str) -> 
     if head == "downloads" and not rest:
         return downloads(slug, doc_root)
     if head == "history" and not rest:
+        if f"history-{slug}" not in GENERATED_SPECS:
+            prov = summary["provenance"]
+            return (
+                f"*First run on {safe(str(prov['timestamp'])[:10])} "
+                f"({safe(prov['device'])}); the chart of the key number across "
+                "regenerations appears after the second run.*"
+            )
         return generated_chart(f"history-{slug}", url_root, where)
     if head == "provenance" and rest in PROVENANCE_FIELDS:
         return safe(summary["provenance"].get(rest, "?"))
@@ -256,7 +266,7 @@ VALIDATED: set[str] = set()
 
 def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
     """A figure that charts.js renders live; <base>.light/.dark.svg are the static
-    fallbacks shown until then (and without JavaScript)."""
+    fallbacks a browser without JavaScript shows (and only then downloads)."""
     title = spec.get("title", chart_id)
     title = title.get("text", chart_id) if isinstance(title, dict) else title
     alt_text = safe(title)
@@ -267,11 +277,14 @@ def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
     return (
         f'<figure class="essay-chart" data-chart="{attribute(chart_id)}" '
         f'data-spec="{spec_attr}">\n'
-        f'<div class="vega-target"></div>\n'
+        f'<div class="vega-target" role="img" aria-label="{alt_text}"></div>\n'
+        # Inside <noscript>: the static SVGs are fetched only without JavaScript.
+        f"<noscript>"
         f'<img class="chart-fallback chart-fallback-light" '
-        f'src="{fallback_base}.light.svg" alt="{alt_text}">\n'
+        f'src="{fallback_base}.light.svg" alt="{alt_text}">'
         f'<img class="chart-fallback chart-fallback-dark" '
-        f'src="{fallback_base}.dark.svg" alt="{alt_text}">\n'
+        f'src="{fallback_base}.dark.svg" alt="{alt_text}">'
+        f"</noscript>\n"
         f"</figure>"
     )
 

@@ -32,7 +32,16 @@ TEMPLATE = """# ---
 # The notebook of the point [`{slug}`](../../points/{slug}/) (tweets {tweets}).
 # It loads the published results, redraws a chart offline, and runs the smoke
 # profile live, so you can change the code and see what moves. Download it as
-# `.ipynb` from the link at the top of this page, or run the script from a clone.
+# `.ipynb` from the point's page, or run the script from a clone.
+
+# %%
+# Outside a clone, the first cell installs the project (torch, the points, the data).
+import importlib.util
+import subprocess
+import sys
+
+if importlib.util.find_spec("essay_code") is None:
+{install}
 
 # %%
 import altair as alt
@@ -82,7 +91,26 @@ pd.DataFrame({{name: vars(est) for name, est in estimates.items()}}).T[
 """
 
 
-def notebook_source(slug: str, title: str, tweets: tuple[int, ...]) -> str:
+def install_code(repo_url: str | None) -> str:
+    """The body of the install cell: pip from the repository where the site knows
+    it (the Pages build sets REPO_URL), else a clear message."""
+    if repo_url and re.fullmatch(r"https://[\w.-]+/[\w.-]+/[\w.-]+", repo_url):
+        target = f"essay-code @ git+{repo_url}"
+        return (
+            "    subprocess.check_call(\n"
+            f"        [sys.executable, '-m', 'pip', 'install', {target!r}]\n"
+            "    )"
+        )
+    return (
+        "    raise ModuleNotFoundError(\n"
+        "        'clone the repository and run: bash scripts/setup.sh test'\n"
+        "    )"
+    )
+
+
+def notebook_source(
+    slug: str, title: str, tweets: tuple[int, ...], repo_url: str | None = None
+) -> str:
     """The notebook text. The title comes from results/, so it is escaped (it lands
     in a Markdown cell); the slug is a registered module name; tweets are ints."""
 
@@ -90,7 +118,9 @@ def notebook_source(slug: str, title: str, tweets: tuple[int, ...]) -> str:
     # The heading becomes the page title, which MkDocs writes unescaped into the
     # <title> and the search index: keep only characters that cannot be markup.
     heading = re.sub(r"[^\w .,:;?/+-]", "", " ".join(str(title).split()))
-    return TEMPLATE.format(slug=slug, heading=heading, tweets=numbers)
+    return TEMPLATE.format(
+        slug=slug, heading=heading, tweets=numbers, install=install_code(repo_url)
+    )
 
 
 def is_generated(path: Path) -> bool:
@@ -99,7 +129,9 @@ def is_generated(path: Path) -> bool:
     return GENERATED_MARK in head
 
 
-def write_notebooks(folder: Path, summaries: dict[str, dict]) -> list[Path]:
+def write_notebooks(
+    folder: Path, summaries: dict[str, dict], repo_url: str | None = None
+) -> list[Path]:
     """Write each point's notebook where it is missing or stale; leave a point's own
     notebook alone. Returns the files written (unchanged files are not rewritten,
     so `mkdocs serve` does not rebuild in a loop)."""
@@ -107,7 +139,9 @@ def write_notebooks(folder: Path, summaries: dict[str, dict]) -> list[Path]:
     written = []
     for slug, summary in summaries.items():
         path = folder / f"{slug}.py"
-        source = notebook_source(slug, summary["title"], tuple(summary["tweets"]))
+        source = notebook_source(
+            slug, summary["title"], tuple(summary["tweets"]), repo_url
+        )
         if path.exists() and (
             not is_generated(path) or path.read_text(encoding="utf-8") == source
         ):

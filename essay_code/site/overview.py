@@ -6,6 +6,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
+from essay_code.core.plots import CHART_WIDTH
 from essay_code.core.stats import Estimate
 from essay_code.site import published
 from essay_code.tooling import history
@@ -38,6 +39,13 @@ def dashboard_rows() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def readable(name: str) -> str:
+    """An estimate's identifier as words for an axis title (naive_bwt -> naive BWT)."""
+    words = name.replace("_", " ").split()
+    upper = {"bwt", "auroc", "cv", "mlp", "cnn", "fgsm", "ig", "svd", "fp32", "lr"}
+    return " ".join(word.upper() if word in upper else word for word in words)
+
+
 def dashboard_chart() -> alt.TopLevelMixin | None:
     """Each point's key number with its 95% CI (and threshold where declared), one
     row per point on its own scale (the units differ), coloured by verdict."""
@@ -46,16 +54,23 @@ def dashboard_chart() -> alt.TopLevelMixin | None:
         return None
     tooltip = ["point", "tweets", "verdict", "key", "value", "low", "high", "unit"]
     panels = []
-    for _, row in rows.iterrows():
+    for index, (_, row) in enumerate(rows.iterrows()):
         data = pd.DataFrame([row])
         unit = f" ({row['unit']})" if row["unit"] else ""
         base = alt.Chart(data).encode(
             y=alt.Y("point:N", title=None, axis=alt.Axis(labelLimit=200))
         )
-        colour = alt.Color("verdict:N", scale=VERDICT_COLOURS, legend=None)
+        # One legend, on the first panel: what each colour means.
+        legend = alt.Legend(title="verdict", orient="top") if index == 0 else None
+        colour = alt.Color("verdict:N", scale=VERDICT_COLOURS, legend=legend)
+        values = [row["low"], row["value"], row["high"], row["threshold"]]
+        values = [float(v) for v in values if pd.notna(v)]
+        # A key number spanning decades (a ratio of 1 to 2,000, say) gets a log axis.
+        log = min(values) > 0 and max(values) / min(values) > 100
+        x_scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
         layers = [
             base.mark_rule(strokeWidth=3).encode(
-                x=alt.X("low:Q", title=f"{row['key']}{unit}"),
+                x=alt.X("low:Q", title=f"{readable(row['key'])}{unit}", scale=x_scale),
                 x2="high:Q",
                 color=colour,
                 tooltip=tooltip,
@@ -77,8 +92,9 @@ def dashboard_chart() -> alt.TopLevelMixin | None:
 
 
 def history_chart(slug: str) -> alt.TopLevelMixin | None:
+    """The key number over the regenerations, once there are two to compare."""
     rows = pd.DataFrame([row for row in history.read() if row["slug"] == slug])
-    if rows.empty:
+    if len(rows) < 2:
         return None
     for column in ("value", "low", "high"):
         rows[column] = rows[column].astype(float)
@@ -101,4 +117,4 @@ def history_chart(slug: str) -> alt.TopLevelMixin | None:
             y=alt.Y("low:Q", title=rows["key"].iloc[0]), y2="high:Q", tooltip=tooltip
         )
         + base.mark_line(point=True).encode(y="value:Q", tooltip=tooltip)
-    ).properties(width=560, height=220, title="Key number across regenerations")
+    ).properties(width=CHART_WIDTH, height=220, title="Key number across regenerations")

@@ -3,6 +3,23 @@
 // again when the reader switches light/dark, so charts follow the colour scheme.
 (function () {
   const views = new Map();
+  // The Vega bundle is large: it is fetched once, and only when a page has a chart.
+  const bundleUrl = new URL("vega-bundle.js", document.currentScript.src).href;
+  let bundle = null;
+
+  function loadVega() {
+    if (window.vegaEmbed) return Promise.resolve();
+    if (!bundle) {
+      bundle = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
+        script.src = bundleUrl;
+        script.onload = resolve;
+        script.onerror = () => reject(new Error("could not load " + bundleUrl));
+        document.head.appendChild(script);
+      });
+    }
+    return bundle;
+  }
 
   // Vega-Lite draws rules and error bars black unless a chart colours them; on
   // the dark page that is invisible, and vega's dark theme does not change it.
@@ -18,8 +35,14 @@
   }
 
   function renderCharts() {
+    const figures = document.querySelectorAll("figure.essay-chart");
+    if (figures.length === 0) return;
+    loadVega().then(() => drawCharts(figures), (error) => console.error(error));
+  }
+
+  function drawCharts(figures) {
     const dark = darkMode();
-    document.querySelectorAll("figure.essay-chart").forEach((figure) => {
+    figures.forEach((figure) => {
       const target = figure.querySelector(".vega-target");
       if (!target || !figure.dataset.spec) return;
       const previous = views.get(figure);
