@@ -73,7 +73,7 @@ CHANNEL_NAMES = "RGB"
 PERMUTATIONS = tuple(itertools.permutations(range(3)))
 SWAPS = PERMUTATIONS[1:]  # the 5 non-identity permutations
 
-# Verdict thresholds, from POINTS.md (input-jitter); not tuned.
+# Verdict thresholds, fixed before any run, not tuned.
 MIN_CNN_DROP = 20.0  # points the plain CNN must lose under a colour swap
 MAX_ROBUST_DROP = 5.0  # points the classical arm (and a fix) may lose
 MAX_CLEAN_COST = 1.0  # clean-accuracy points a fix may cost
@@ -81,6 +81,10 @@ MAX_CLEAN_COST = 1.0  # clean-accuracy points a fix may cost
 # reference epsilon is within FGSM_MARGIN points of the CNN's (or larger).
 FGSM_REFERENCE_EPS = 0.031  # about 8/255, the usual L-infinity budget on CIFAR
 FGSM_MARGIN = 5.0
+# Host syncs in a smoke run: torch.optim.Adam reading its step counter (a CPU
+# tensor, so no wait for a GPU), the evaluation's shifts and read-backs, and
+# copying the data and the permutation table in once per model.
+HOST_SYNC_BUDGET = 119
 
 
 @dataclass(frozen=True)
@@ -169,9 +173,7 @@ def hsv_to_rgb(image: torch.Tensor) -> torch.Tensor:
     green = torch.stack((t, value, value, q, p, p), dim=-3)
     blue = torch.stack((p, p, t, value, value, q), dim=-3)
     pick = sector.unsqueeze(-3)  # [..., 1, H, W]
-    return torch.cat(
-        [channel.gather(-3, pick) for channel in (red, green, blue)], dim=-3
-    )
+    return torch.cat([c.gather(-3, pick) for c in (red, green, blue)], dim=-3)
 
 
 def rotate_hue(image: torch.Tensor, degrees: float | torch.Tensor) -> torch.Tensor:
@@ -181,6 +183,7 @@ def rotate_hue(image: torch.Tensor, degrees: float | torch.Tensor) -> torch.Tens
     permutation, 360 degrees returns the image (up to float rounding).
     """
     hsv = rgb_to_hsv(image)
+    # A tensor already on the device stays there: no host copy.
     turn = torch.as_tensor(degrees, dtype=image.dtype, device=image.device) / 360.0
     if turn.ndim == 1:  # one angle per image: broadcast over [3, H, W]
         turn = turn.view(-1, *([1] * (image.ndim - 2)))
@@ -209,8 +212,8 @@ def channel_mean(image: torch.Tensor) -> torch.Tensor:
 def shift_images(
     image: torch.Tensor, pixels: int, directions: torch.Tensor
 ) -> torch.Tensor:
-    """Non-cyclic shift by `pixels`: image [..., N, C, H, W], directions [N] in 0-3
-    (right, left, down, up). Zeros enter at the trailing edge; nothing wraps."""
+    """Non-cyclic shift by `pixels`: image [..., N, C, H, W], directions [..., N] in
+    0-3 (right, left, down, up). Zeros enter at the trailing edge; nothing wraps."""
     if pixels == 0:
         return image.clone()
     height, width = image.shape[-2:]
@@ -267,15 +270,11 @@ def make_dataset(cfg: Config, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     margin = extent(labels, radius) + max(cfg.shifts)
     centre = rng.uniform(margin[:, None], size - 1 - margin[:, None], size=(n, 2))
     masks = torch.from_numpy(draw_masks(labels, radius, centre, size))
-    hsv = np.stack(
-        [
-            rng.uniform(cfg.hue_low, cfg.hue_high, size=n) / 360.0,
-            rng.uniform(cfg.colour_min, 1.0, size=n),
-            rng.uniform(cfg.colour_min, 1.0, size=n),
-        ],
-        axis=1,
-    )  # [n, 3]
-    colour = hsv_to_rgb(torch.tensor(hsv, dtype=torch.float32)[:, :, None, None])
+    hue = rng.uniform(cfg.hue_low, cfg.hue_high, size=n) / 360.0
+    saturation = rng.uniform(cfg.colour_min, 1.0, size=n)
+    value = rng.uniform(cfg.colour_min, 1.0, size=n)
+    hsv = torch.tensor(np.stack([hue, saturation, value], axis=1), dtype=torch.float32)
+    colour = hsv_to_rgb(hsv[:, :, None, None])  # [n, 3, 1, 1]
     noise = torch.from_numpy(rng.normal(0.0, cfg.noise_std, size=(n, 3, size, size)))
     images = masks[:, None].float() * colour + noise.float()
     return images.clamp(0.0, 1.0), torch.from_numpy(labels)
@@ -286,19 +285,12 @@ def make_dataset(cfg: Config, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def make_cnn(in_channels: int, width: int) -> nn.Module:
     """Three 3x3 conv layers, two max-pools, global average pooling, a linear head."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, width, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(width, 2 * width, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(2 * width, 2 * width, 3, padding=1),
-        nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(2 * width, len(CLASSES)),
-    )
+    channels = (in_channels, width, 2 * width, 2 * width)
+    pools = (nn.MaxPool2d(2), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1))
+    layers = []
+    for (c_in, c_out), pool in zip(itertools.pairwise(channels), pools, strict=True):
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), pool]
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(2 * width, len(CLASSES)))
 
 
 def cnn_inputs(arm: str, images: torch.Tensor) -> torch.Tensor:
@@ -308,15 +300,19 @@ def cnn_inputs(arm: str, images: torch.Tensor) -> torch.Tensor:
     return images
 
 
-def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random channel permutation and random hue rotation per image: [N, 3, H, W]."""
-    count = images.shape[0]
-    choice = torch.randint(len(PERMUTATIONS), (count,), generator=generator)
-    angle = torch.rand(count, generator=generator) * 360.0
-    order = torch.tensor(PERMUTATIONS)[choice]  # [N, 3]
-    index = order[:, :, None, None].expand_as(images).to(images.device)
-    permuted = images.gather(1, index)
-    return rotate_hue(permuted, angle.to(images.device))
+def augment(
+    images: torch.Tensor, generator: torch.Generator, permutations: torch.Tensor
+) -> torch.Tensor:
+    """Random channel permutation and random hue rotation per image: [N, 3, H, W].
+
+    generator and permutations (torch.tensor(PERMUTATIONS) [6, 3]) live on the
+    images' device, so an augmented batch copies nothing in.
+    """
+    count, draw = images.shape[0], {"generator": generator, "device": images.device}
+    choice = torch.randint(len(PERMUTATIONS), (count,), **draw)
+    angle = torch.rand(count, **draw) * 360.0
+    index = permutations[choice][:, :, None, None].expand_as(images)  # from [N, 3]
+    return rotate_hue(images.gather(1, index), angle)
 
 
 Logits = Callable[[torch.Tensor], torch.Tensor]  # RGB [S, N, 3, H, W] -> [S, N, 3]
@@ -361,17 +357,22 @@ def train_cnn(
     torch.manual_seed(seed)
     model = make_cnn(1 if arm == "cnn-gray" else 3, cfg.width).to(ctx.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    generator = torch.Generator().manual_seed(seed)
+    # The images, the orders and the augmentations all live on the device, so a
+    # step copies nothing in. On a CPU the device generator is the plain one,
+    # drawing in the same order: the same numbers.
+    device = ctx.device
+    train_x, train_y = train_x.to(device), train_y.to(device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    permutations = torch.tensor(PERMUTATIONS, device=device)  # [6, 3]
     rows = train_y.shape[0]
     for _epoch in ctx.progress(range(cfg.epochs), total=cfg.epochs, desc=arm):
-        order = torch.randperm(rows, generator=generator)
+        order = torch.randperm(rows, generator=generator, device=device)
         for start in range(0, rows, cfg.batch_size):
             index = order[start : start + cfg.batch_size]
-            batch_x = train_x[index].to(ctx.device)  # [batch, 3, H, W]
+            batch_x = train_x[index]  # [batch, 3, H, W]
             if arm == "cnn-augment":
-                batch_x = augment(batch_x, generator)
-            logits = model(cnn_inputs(arm, batch_x))  # [batch, 3]
-            loss = F.cross_entropy(logits, train_y[index].to(ctx.device))
+                batch_x = augment(batch_x, generator, permutations)
+            loss = F.cross_entropy(model(cnn_inputs(arm, batch_x)), train_y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -426,9 +427,8 @@ def fit_hog(
     )
 
     def logits_of(rgb: torch.Tensor) -> torch.Tensor:
-        seeds_, count = rgb.shape[:2]
-        features = hog_features(rgb.flatten(0, 1), cfg.hog_cell, cfg.hog_bins)
-        features = features.view(seeds_, count, -1)
+        flat = hog_features(rgb.flatten(0, 1), cfg.hog_cell, cfg.hog_bins)
+        features = flat.view(*rgb.shape[:2], -1)  # [S, N, F]
         device = rgb.device
         standard = (features - mean[:, None].to(device)) / scale[:, None].to(device)
         return standard @ weight.to(device) + bias[:, None].to(device)
@@ -465,18 +465,12 @@ def perturbed_sets(images: torch.Tensor, directions: torch.Tensor, cfg: Config):
     time (each a copy of the whole test set [S, N, 3, H, W])."""
     yield condition("none", 0.0), images
     for index, perm in enumerate(SWAPS, start=1):
-        name = permutation_name(perm)
-        yield (
-            condition("channel-permutation", index, name),
-            permute_channels(images, perm),
-        )
+        columns = condition("channel-permutation", index, permutation_name(perm))
+        yield columns, permute_channels(images, perm)
     for angle in cfg.hue_angles:
         yield condition("hue", angle), rotate_hue(images, angle)
     for pixels in cfg.shifts:
-        shifted = [
-            shift_images(x, pixels, d) for x, d in zip(images, directions, strict=True)
-        ]
-        yield condition("shift", pixels), torch.stack(shifted)
+        yield condition("shift", pixels), shift_images(images, pixels, directions)
 
 
 def evaluate(
@@ -495,26 +489,23 @@ def evaluate(
     """
     records = core.Records()
 
-    def accuracy(predicted: torch.Tensor) -> torch.Tensor:
-        return 100.0 * (predicted == labels).float().mean(dim=1)  # [S]
+    def add(metric: str, arm: str, columns: dict, hits: torch.Tensor) -> None:
+        """One row per seed: the percentage of test images where `hits` holds."""
+        percent = 100.0 * hits.float().mean(dim=1)  # [S]
+        records.add_per_seed(metric, percent, seeds, arm=arm, **columns)
 
     clean = {arm: predict(logits_of, images) for arm, logits_of in models.items()}
     for columns, perturbed in perturbed_sets(images, directions, cfg):
         for arm, logits_of in models.items():
             predicted = predict(logits_of, perturbed)
-            scores = {"accuracy": accuracy(predicted)}
+            add("accuracy", arm, columns, predicted == labels)
             if columns["perturbation"] == "shift":
-                scores["flip_rate"] = 100.0 * (predicted != clean[arm]).float().mean(1)
-            for metric, values in scores.items():
-                records.add_per_seed(metric, values, seeds, arm=arm, **columns)
+                add("flip_rate", arm, columns, predicted != clean[arm])
     for arm, logits_of in models.items():
         sign = fgsm_direction(logits_of, images, labels)
         for eps in cfg.fgsm_eps:
             predicted = predict(logits_of, (images + eps * sign).clamp(0.0, 1.0))
-            columns = condition("fgsm", eps)
-            records.add_per_seed(
-                "accuracy", accuracy(predicted), seeds, arm=arm, **columns
-            )
+            add("accuracy", arm, condition("fgsm", eps), predicted == labels)
     return records.frame()
 
 
@@ -525,25 +516,21 @@ def run(cfg: Config, ctx: core.RunContext) -> pd.DataFrame:
     """Records: one row per (seed, arm, perturbation, size, channels, metric)."""
     seeds = list(range(cfg.seeds))
     data = [make_dataset(cfg, seed) for seed in seeds]
-    images = torch.stack([x for x, _ in data])  # [S, n, 3, H, W]
-    labels = torch.stack([y for _, y in data])  # [S, n]
+    # images [S, n, 3, H, W], labels [S, n]
+    images, labels = map(torch.stack, zip(*data, strict=True))
     train_x, test_x = images[:, : cfg.n_train], images[:, cfg.n_train :]
     train_y, test_y = labels[:, : cfg.n_train], labels[:, cfg.n_train :]
     # One shift direction per test image, drawn from the seed, shared by all arms.
-    directions = torch.stack(
-        [
-            torch.randint(4, (cfg.n_test,), generator=torch.Generator().manual_seed(s))
-            for s in seeds
-        ]
-    )
-    models: dict[str, Logits] = {}
-    for arm in ctx.progress(ARMS, desc="arms"):
-        if arm == CLASSICAL:
-            models[arm] = fit_hog(train_x, train_y, seeds, cfg)
-        else:
-            models[arm] = train_cnns(arm, train_x, train_y, seeds, cfg, ctx)
-    device = ctx.device
-    test = (test_x.to(device), test_y.to(device), directions.to(device))
+    generators = (torch.Generator().manual_seed(seed) for seed in seeds)
+    draws = [torch.randint(4, (cfg.n_test,), generator=g) for g in generators]
+    directions = torch.stack(draws)  # [S, n_test]
+    models = {
+        arm: fit_hog(train_x, train_y, seeds, cfg)
+        if arm == CLASSICAL
+        else train_cnns(arm, train_x, train_y, seeds, cfg, ctx)
+        for arm in ctx.progress(ARMS, desc="arms")
+    }
+    test = (tensor.to(ctx.device) for tensor in (test_x, test_y, directions))
     return evaluate(models, *test, seeds, cfg)
 
 
@@ -568,14 +555,13 @@ def nearest_size(records: pd.DataFrame, perturbation: str, target: float) -> flo
 def drops(records: pd.DataFrame, arm: str) -> dict[str, pd.Series]:
     """Per-seed accuracy lost (points) under each headline perturbation."""
     clean = accuracy_by_seed(records, arm, "none")
-    hue = records.loc[records["perturbation"] == "hue", "size"].max()
-    shift = records.loc[records["perturbation"] == "shift", "size"].max()
+    largest = records.groupby("perturbation")["size"].max()
     eps = nearest_size(records, "fgsm", FGSM_REFERENCE_EPS)
     fgsm = core.pivot_seeds(records, "accuracy", "size", arm=arm, perturbation="fgsm")
     return {
         "permutation": clean - accuracy_by_seed(records, arm, "channel-permutation"),
-        "hue": clean - accuracy_by_seed(records, arm, "hue", hue),
-        "shift": clean - accuracy_by_seed(records, arm, "shift", shift),
+        "hue": clean - accuracy_by_seed(records, arm, "hue", largest["hue"]),
+        "shift": clean - accuracy_by_seed(records, arm, "shift", largest["shift"]),
         "fgsm": clean - accuracy_by_seed(records, arm, "fgsm", eps),
         # The worst FGSM damage at any budget of the sweep (FGSM is one step, so
         # a larger epsilon is not always worse).
@@ -676,11 +662,11 @@ def fix_summary(estimates: dict[str, core.Estimate], fix: str) -> str:
 def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
     cnn_perm, cnn_hue = estimates[KEY], estimates["hue_drop_cnn"]
     hog_perm, hog_hue = estimates["permutation_drop_hog"], estimates["hue_drop_hog"]
-    cnn_breaks = core.any_of(cnn_perm.above(MIN_CNN_DROP), cnn_hue.above(MIN_CNN_DROP))
-    classical_holds = core.all_of(
-        hog_perm.below(MAX_ROBUST_DROP), hog_hue.below(MAX_ROBUST_DROP)
+    failure = core.all_of(
+        core.any_of(cnn_perm.above(MIN_CNN_DROP), cnn_hue.above(MIN_CNN_DROP)),
+        hog_perm.below(MAX_ROBUST_DROP),
+        hog_hue.below(MAX_ROBUST_DROP),
     )
-    failure = core.all_of(cnn_breaks, classical_holds)
     fixed = core.any_of(*(fix_passes(estimates, fix) for fix in FIXES))
     fix_text = "; ".join(fix_summary(estimates, fix) for fix in FIXES)
     reason = (
@@ -715,12 +701,7 @@ def _curve(
     rows = labelled(records, perturbation=perturbation, metric="accuracy")
     table = core.ci_table(rows, ["model", "size"], core.bootstrap)
     chart = core.ci_curve(
-        table,
-        x="size",
-        x_title=x_title,
-        value_title=ACCURACY,
-        **BY_ARM,
-        seeds=rows,
+        table, x="size", x_title=x_title, value_title=ACCURACY, **BY_ARM, seeds=rows
     )
     return core.sized(chart, title)
 

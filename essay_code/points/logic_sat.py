@@ -55,7 +55,7 @@ DL_ARM = "neurosat-lite"
 SHORTCUT_ARM = "stats-mlp"
 SOLVER_ARM = "picosat"
 
-# Verdict thresholds, from POINTS.md (logic-sat); not tuned.
+# Verdict thresholds, fixed before any run, not tuned.
 MAX_HOLDS_ACCURACY = 75.0  # % the net may reach at the largest n for "holds"
 REFUTE_ACCURACY = 85.0  # % at n = REFUTE_N that refutes the claim (NeuroSAT's SR(40))
 REFUTE_N = 40  # the size NeuroSAT reported its 85% on
@@ -64,6 +64,8 @@ MAX_SOLVER_MS = 10.0  # "small" median solver time at the largest n, millisecond
 SOLVER_EXACT = 100.0  # % of the solver's models that must satisfy every clause
 CHANCE = 50.0  # % accuracy of a coin flip on balanced sat/unsat sets
 THRESHOLD_RATIO = 4.26  # clauses per variable where random 3-SAT turns unsatisfiable
+# Host syncs in a smoke run: the evaluation's read-backs, four per test set.
+HOST_SYNC_BUDGET = 50
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,7 @@ def satisfies(clauses: np.ndarray, assignment: np.ndarray) -> bool:
 
 def model_to_assignment(model: list[int], n: int) -> np.ndarray:
     assignment = np.zeros(n, dtype=bool)
-    for literal in model:
-        assignment[abs(literal) - 1] = literal > 0
+    assignment[np.abs(model) - 1] = np.array(model) > 0
     return assignment
 
 
@@ -184,10 +185,7 @@ def bisect(passes, low: int, high: int) -> int:
     """The smallest k in (low, high] with passes(k): it fails at low, holds at high."""
     while high - low > 1:
         middle = (low + high) // 2
-        if passes(middle):
-            high = middle
-        else:
-            low = middle
+        low, high = (low, middle) if passes(middle) else (middle, high)
     return high
 
 
@@ -195,12 +193,8 @@ def make_pairs(
     rng: np.random.Generator, ns: np.ndarray
 ) -> tuple[Instances, np.ndarray]:
     """Pairs for each n in ns, flattened: [(n, clauses)] and labels [2 * len(ns)]."""
-    instances, labels = [], []
-    for n in ns:
-        sat, unsat = sr_pair(rng, int(n))
-        instances += [(int(n), sat), (int(n), unsat)]
-        labels += [1.0, 0.0]
-    return instances, np.array(labels, dtype=np.float32)
+    instances = [(int(n), clauses) for n in ns for clauses in sr_pair(rng, int(n))]
+    return instances, np.tile(np.float32([1.0, 0.0]), len(ns))
 
 
 def make_fixed_ratio(
@@ -216,14 +210,9 @@ def make_fixed_ratio(
 
 
 # ---------------------------------------------------------------- the solver arm
-
-
 def propagations_needed(clauses: np.ndarray, n: int) -> int:
-    """The smallest PicoSAT propagation limit under which it finishes (exact).
-
-    A machine-independent measure of the solver's work, unlike wall-clock time:
-    doubling, then bisection on pycosat's prop_limit.
-    """
+    """The smallest PicoSAT propagation limit under which it finishes (exact): a
+    machine-independent measure of the solver's work, unlike wall-clock time."""
 
     def finishes(limit: int) -> bool:
         return solve(clauses, n, prop_limit=limit) != "UNKNOWN"
@@ -235,10 +224,7 @@ def propagations_needed(clauses: np.ndarray, n: int) -> int:
 
 
 def solver_run(
-    instances: Instances,
-    labels: np.ndarray,
-    timed: bool,
-    count_propagations: bool = True,
+    instances: Instances, labels: np.ndarray, timed: bool, propagations: bool = True
 ) -> dict[str, float]:
     """Solve every instance again: model check, median propagations and time.
 
@@ -259,7 +245,7 @@ def solver_run(
         "model_check": 100.0 * float(np.mean(checked)) if checked else 100.0,
         "accuracy": 100.0 * float(np.mean(agreed)),
     }
-    if count_propagations:
+    if propagations:
         stats["median_propagations"] = float(
             np.median([propagations_needed(c, n) for n, c in instances])
         )
@@ -269,8 +255,6 @@ def solver_run(
 
 
 # ---------------------------------------------------------------- the shortcut arm
-
-
 def statistics(n: int, clauses: np.ndarray) -> np.ndarray:
     """Cheap size-free features a ratio shortcut can use: [7] floats.
 
@@ -314,13 +298,7 @@ def fit_shortcut(instances: Instances, labels: np.ndarray, cfg: Config, seed: in
     return model.fit(features(instances), labels.astype(int))
 
 
-def shortcut_predict(model, instances: Instances) -> np.ndarray:
-    return model.predict(features(instances)).astype(bool)
-
-
 # ---------------------------------------------------------------- the graph
-
-
 @dataclass(frozen=True)
 class Graph:
     """A batch of instances as one disjoint literal-clause graph.
@@ -340,46 +318,78 @@ class Graph:
     graphs: int  # B
 
 
-def make_graph(instances: Instances, device: torch.device | str = "cpu") -> Graph:
-    edge_literal, edge_clause, flip, literal_graph, clause_graph = [], [], [], [], []
-    literal_offset = clause_offset = 0
-    for graph, (n, clauses) in enumerate(instances):
-        local = literal_index(n, clauses)  # [m, 3]
-        edge_literal.append(literal_offset + local.ravel())
-        edge_clause.append(clause_offset + np.repeat(np.arange(len(clauses)), 3))
-        flip.append(
-            literal_offset + np.concatenate([np.arange(n, 2 * n), np.arange(n)])
+def exclusive_cumsum(counts: torch.Tensor) -> torch.Tensor:
+    """[B] counts -> [B] start of each block when the blocks are laid end to end."""
+    return torch.cumsum(counts, 0) - counts
+
+
+class GraphBank:
+    """Every instance's graph, on the device once, so that a minibatch's graph is
+    assembled there instead of being rebuilt in numpy and copied in at every step."""
+
+    def __init__(self, instances: Instances, device: torch.device | str):
+        self.device = device
+        # Host copies of the sizes: a batch's node and edge counts are Python ints
+        # (they size the segment sums), known without reading the device.
+        self.n = np.array([n for n, _ in instances])
+        self.m = np.array([len(clauses) for _, clauses in instances])
+
+        def tensor(parts: list[np.ndarray]) -> torch.Tensor:
+            return torch.from_numpy(np.concatenate(parts).astype(np.int64)).to(device)
+
+        # Per edge and per literal: indices within its own instance.
+        self.local_literal = tensor([literal_index(n, c).ravel() for n, c in instances])
+        self.local_clause = tensor([np.arange(len(c)).repeat(3) for _, c in instances])
+        self.local_flip = tensor([np.r_[n : 2 * n, :n] for n, _ in instances])
+        self.sizes, self.clause_counts = tensor([self.n]), tensor([self.m])
+        self.edge_start = exclusive_cumsum(3 * self.clause_counts)  # [instances]
+        self.literal_start = exclusive_cumsum(2 * self.sizes)
+
+    def batch(self, members: np.ndarray, chosen: torch.Tensor) -> Graph:
+        """The graph of instances[members], in that order; chosen: members on the
+        device. Each block's local indices are shifted by the block's offset."""
+        literals, clauses = int(2 * self.n[members].sum()), int(self.m[members].sum())
+        graph_ids = torch.arange(len(members), device=self.device)
+        sizes, clause_counts = self.sizes[chosen], self.clause_counts[chosen]
+        literal_offset = exclusive_cumsum(2 * sizes)  # [B] in the batch
+        clause_offset = exclusive_cumsum(clause_counts)
+
+        def blocks(counts: torch.Tensor, total: int, start: torch.Tensor):
+            """For each of total slots: its block, and its index in the bank."""
+            block = torch.repeat_interleave(graph_ids, counts, output_size=total)
+            shift = start[chosen] - exclusive_cumsum(counts)  # [B] bank minus batch
+            return block, torch.arange(total, device=self.device) + shift[block]
+
+        edge_graph, edge = blocks(3 * clause_counts, 3 * clauses, self.edge_start)
+        literal_graph, literal = blocks(2 * sizes, literals, self.literal_start)
+        clause_graph = torch.repeat_interleave(
+            graph_ids, clause_counts, output_size=clauses
         )
-        literal_graph.append(np.full(2 * n, graph))
-        clause_graph.append(np.full(len(clauses), graph))
-        literal_offset += 2 * n
-        clause_offset += len(clauses)
+        return Graph(
+            self.local_literal[edge] + literal_offset[edge_graph],
+            self.local_clause[edge] + clause_offset[edge_graph],
+            self.local_flip[literal] + literal_offset[literal_graph],
+            literal_graph,
+            clause_graph,
+            sizes,
+            literals,
+            clauses,
+            len(members),
+        )
 
-    def tensor(parts: list[np.ndarray]) -> torch.Tensor:
-        return torch.from_numpy(np.concatenate(parts).astype(np.int64)).to(device)
 
-    return Graph(
-        tensor(edge_literal),
-        tensor(edge_clause),
-        tensor(flip),
-        tensor(literal_graph),
-        tensor(clause_graph),
-        torch.tensor([n for n, _ in instances], device=device),
-        literal_offset,
-        clause_offset,
-        len(instances),
-    )
+def make_graph(instances: Instances, device: torch.device | str = "cpu") -> Graph:
+    """All the instances, in order, as one graph."""
+    everything = torch.arange(len(instances), device=device)
+    return GraphBank(instances, device).batch(np.arange(len(instances)), everything)
 
 
 def segment_sum(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
     """Sum rows of values [E, ...] into size buckets by index [E] -> [size, ...]."""
-    out = values.new_zeros((size, *values.shape[1:]))
-    return out.index_add(0, index, values)
+    return values.new_zeros((size, *values.shape[1:])).index_add(0, index, values)
 
 
 # ---------------------------------------------------------------- NeuroSAT-lite
-
-
 class NeuroSATLite(nn.Module):
     """Selsam et al.'s NeuroSAT, smaller and cheaper.
 
@@ -423,6 +433,21 @@ class NeuroSATLite(nn.Module):
         return self.logits(graph, self.embeddings(graph, rounds)[-1])
 
 
+def training_members(pairs: int, cfg: Config, seed: int) -> np.ndarray:
+    """[train_steps, 2 * batch]: the instances of every step's minibatch of pairs
+    (a pair's two members side by side), drawn up front: reshuffled passes over
+    the pairs, cut into batch_pairs at a time."""
+    order_rng = np.random.default_rng([seed, 1])
+    order = np.array([], dtype=int)
+    steps = []
+    for _step in range(cfg.train_steps):
+        if len(order) < cfg.batch_pairs:
+            order = np.concatenate([order, order_rng.permutation(pairs)])
+        chosen, order = order[: cfg.batch_pairs], order[cfg.batch_pairs :]
+        steps.append(np.stack([2 * chosen, 2 * chosen + 1], axis=1).ravel())
+    return np.stack(steps)
+
+
 def train_net(
     instances: Instances, labels: np.ndarray, cfg: Config, seed: int, ctx: RunContext
 ) -> NeuroSATLite:
@@ -430,16 +455,15 @@ def train_net(
     torch.manual_seed(seed)
     net = NeuroSATLite(cfg.hidden).to(ctx.device)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    order_rng = np.random.default_rng([seed, 1])
-    pairs = len(instances) // 2
-    order = np.array([], dtype=int)
-    for _step in ctx.progress(range(cfg.train_steps), desc=f"seed {seed} training"):
-        if len(order) < cfg.batch_pairs:
-            order = np.concatenate([order, order_rng.permutation(pairs)])
-        chosen, order = order[: cfg.batch_pairs], order[cfg.batch_pairs :]
-        members = np.stack([2 * chosen, 2 * chosen + 1], axis=1).ravel()
-        graph = make_graph([instances[i] for i in members], ctx.device)
-        target = torch.from_numpy(labels[members]).to(ctx.device)
+    # The graphs, labels and minibatch schedule go to the device once; each step
+    # assembles its graph there instead of copying one in.
+    schedule = training_members(len(instances) // 2, cfg, seed)
+    on_device = torch.from_numpy(schedule).to(ctx.device)
+    bank = GraphBank(instances, ctx.device)
+    targets = torch.from_numpy(labels).to(ctx.device)
+    for step in ctx.progress(range(cfg.train_steps), desc=f"seed {seed} training"):
+        graph = bank.batch(schedule[step], on_device[step])
+        target = targets[on_device[step]]
         loss = F.binary_cross_entropy_with_logits(net(graph, cfg.rounds), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -449,17 +473,14 @@ def train_net(
 
 
 # ---------------------------------------------------------------- decoding
-
-
 def two_clusters(graph: Graph, literals: torch.Tensor) -> torch.Tensor:
     """Split each instance's literal embeddings [N, d] into two clusters: [N] bool.
 
     Start from the sign along the instance's principal direction (power iteration),
     then three Lloyd (k-means) steps: NeuroSAT's 2-clustering, batched.
     """
-    counts = segment_sum(
-        torch.ones_like(literals[:, 0]), graph.literal_graph, graph.graphs
-    )
+    ones = torch.ones_like(literals[:, 0])  # [N]
+    counts = segment_sum(ones, graph.literal_graph, graph.graphs)
     mean = segment_sum(literals, graph.literal_graph, graph.graphs) / counts[:, None]
     centred = literals - mean[graph.literal_graph]  # [N, d]
     direction = torch.ones_like(mean)  # [B, d]
@@ -471,7 +492,7 @@ def two_clusters(graph: Graph, literals: torch.Tensor) -> torch.Tensor:
     for _ in range(3):
         bucket = 2 * graph.literal_graph + side.long()
         sums = segment_sum(literals, bucket, 2 * graph.graphs)
-        sizes = segment_sum(torch.ones_like(literals[:, 0]), bucket, 2 * graph.graphs)
+        sizes = segment_sum(ones, bucket, 2 * graph.graphs)
         centres = (sums / sizes.clamp_min(1.0)[:, None]).view(graph.graphs, 2, -1)
         distance = (literals[:, None, :] - centres[graph.literal_graph]).norm(dim=-1)
         side = distance[:, 1] < distance[:, 0]
@@ -505,17 +526,12 @@ def decoded(graph: Graph, history: list[torch.Tensor]) -> torch.Tensor:
 
 
 def evaluate_net(
-    net: NeuroSATLite,
-    instances: Instances,
-    cfg: Config,
-    ctx: RunContext,
-    decode: bool = True,
+    net: NeuroSATLite, instances: Instances, cfg: Config, ctx: RunContext, decode: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted satisfiable [B] bool, decoded [B] bool), in chunks of 256.
-
-    The prediction is read after cfg.rounds rounds, as in training; decoding then
-    goes on to cfg.decode_rounds (NeuroSAT also ran longer at test time).
-    """
+    """(predicted satisfiable [B] bool, decoded [B] bool), in chunks of 256; without
+    decode, the second is the first again. The prediction is read after cfg.rounds
+    rounds, as in training; decoding then goes on to cfg.decode_rounds (NeuroSAT
+    also ran longer at test time)."""
     predictions, decodes = [], []
     rounds = max(cfg.rounds, cfg.decode_rounds) if decode else cfg.rounds
     with torch.no_grad():
@@ -523,32 +539,23 @@ def evaluate_net(
             graph = make_graph(instances[start : start + 256], ctx.device)
             history = net.embeddings(graph, rounds)
             predictions.append(net.logits(graph, history[cfg.rounds - 1]) > 0)
-            found = (
-                decoded(graph, history) if decode else torch.zeros_like(predictions[-1])
-            )
-            decodes.append(found)
+            decodes.append(decoded(graph, history) if decode else predictions[-1])
     return torch.cat(predictions).cpu().numpy(), torch.cat(decodes).cpu().numpy()
 
 
 # ---------------------------------------------------------------- the run
-
-
 def seed_data(cfg: Config, seed: int) -> dict:
     """Every data set of one seed, generated once from its own RNG streams."""
     rng = np.random.default_rng([seed, 0])
-    train_ns = rng.integers(cfg.train_n_min, cfg.train_n_max + 1, cfg.train_pairs)
+    train_range = (cfg.train_n_min, cfg.train_n_max + 1)
+    train_ns = rng.integers(*train_range, cfg.train_pairs)
     tests = {n: make_pairs(rng, np.full(cfg.test_pairs, n)) for n in cfg.test_ns}
+    sweep_ns = np.full(cfg.sweep_instances, cfg.sweep_n)
     sweep = {
-        ratio: make_fixed_ratio(
-            rng,
-            np.full(cfg.sweep_instances, cfg.sweep_n),
-            np.full(cfg.sweep_instances, ratio),
-        )
+        ratio: make_fixed_ratio(rng, sweep_ns, np.full(len(sweep_ns), ratio))
         for ratio in cfg.sweep_ratios
     }
-    shortcut_ns = rng.integers(
-        cfg.train_n_min, cfg.train_n_max + 1, cfg.shortcut_instances
-    )
+    shortcut_ns = rng.integers(*train_range, cfg.shortcut_instances)
     shortcut_ratios = rng.uniform(
         cfg.shortcut_ratio_min, cfg.shortcut_ratio_max, cfg.shortcut_instances
     )
@@ -577,24 +584,21 @@ def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
         ]
         for test_set, n, ratio, instances, labels in sets:
             where = {"test_set": test_set, "n": n, "ratio": ratio}
-            predicted, decodes = evaluate_net(
-                net, instances, cfg, ctx, decode=test_set == "pairs"
-            )
+            pairs = test_set == "pairs"
+            predicted, decodes = evaluate_net(net, instances, cfg, ctx, decode=pairs)
             dl = {"accuracy": accuracy(predicted, labels)}
             sat_predicted = predicted & labels.astype(bool)
             # Decoding is tried on the pairs only, and is undefined when the net
             # calls no satisfiable instance satisfiable.
-            if test_set == "pairs" and sat_predicted.any():
+            if pairs and sat_predicted.any():
                 dl["decoded"] = 100.0 * decodes[sat_predicted].mean()
             dl["sat_fraction"] = 100.0 * labels.mean()
-            shortcut_predicted = shortcut_predict(shortcut, instances)
+            shortcut_predicted = shortcut.predict(features(instances))  # 0 or 1
             arms = {
                 DL_ARM: dl,
                 SHORTCUT_ARM: {"accuracy": accuracy(shortcut_predicted, labels)},
                 # Wall-clock times only where the runner asks for them (not smoke).
-                SOLVER_ARM: solver_run(
-                    instances, labels, ctx.record_timings, test_set == "pairs"
-                ),
+                SOLVER_ARM: solver_run(instances, labels, ctx.record_timings, pairs),
             }
             for arm, metrics in arms.items():
                 records.add_many(metrics, seed=seed, arm=arm, **where)
@@ -602,22 +606,25 @@ def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- summary
-
-
-def by_size(
-    records: pd.DataFrame, arm: str, metric: str, test_set: str = "pairs"
-) -> pd.DataFrame:
+def by_size(records: pd.DataFrame, arm: str, metric: str, test_set: str = "pairs"):
     """Table [seed] x n (pairs) or [seed] x ratio (ratio sweep) of one metric."""
     column = "n" if test_set == "pairs" else "ratio"
     return core.pivot_seeds(records, metric, column, arm=arm, test_set=test_set)
 
 
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    dl = by_size(records, DL_ARM, "accuracy")
-    shortcut = by_size(records, SHORTCUT_ARM, "accuracy")
+    dl, shortcut, sweep_dl, sweep_shortcut = (
+        by_size(records, arm, "accuracy", test_set)
+        for test_set in ("pairs", "ratio")
+        for arm in (DL_ARM, SHORTCUT_ARM)
+    )
+    timed = by_size(records, SOLVER_ARM, "median_ms")
+    decodes = by_size(records, DL_ARM, "decoded")
     ns = sorted(dl.columns)
     smallest, largest = ns[0], ns[-1]
     near_40 = min(ns, key=lambda n: (abs(n - REFUTE_N), n))
+    threshold = min(sweep_dl.columns, key=lambda r: abs(r - THRESHOLD_RATIO))
+    ends = [min(sweep_shortcut.columns), max(sweep_shortcut.columns)]
 
     def percent(values, **label) -> Estimate:
         return bootstrap(values, unit="%", digits=1, **label)
@@ -640,27 +647,22 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
             by_size(records, SOLVER_ARM, "median_propagations")[largest], digits=0
         ),
     }
-    timed = by_size(records, SOLVER_ARM, "median_ms")
     if not timed.empty:
         estimates["solver_median_ms_largest_n"] = bootstrap(
             timed[largest], unit="ms", digits=3
         )
-    decodes = by_size(records, DL_ARM, "decoded")
     if not decodes.empty:
         estimates["dl_decoded_of_sat_predictions"] = percent(
             decodes.mean(axis=1), label="mean over sizes, then seeds"
         )
-    sweep_dl = by_size(records, DL_ARM, "accuracy", "ratio")
-    sweep_shortcut = by_size(records, SHORTCUT_ARM, "accuracy", "ratio")
-    threshold = min(sweep_dl.columns, key=lambda r: abs(r - THRESHOLD_RATIO))
-    ends = [min(sweep_shortcut.columns), max(sweep_shortcut.columns)]
-    estimates["dl_accuracy_at_threshold"] = percent(sweep_dl[threshold])
-    estimates["shortcut_accuracy_at_threshold"] = percent(sweep_shortcut[threshold])
-    estimates["shortcut_accuracy_sweep_ends"] = percent(
-        sweep_shortcut[ends].mean(axis=1),
-        label="mean of the lowest and highest sweep ratio",
-    )
-    return estimates
+    return estimates | {
+        "dl_accuracy_at_threshold": percent(sweep_dl[threshold]),
+        "shortcut_accuracy_at_threshold": percent(sweep_shortcut[threshold]),
+        "shortcut_accuracy_sweep_ends": percent(
+            sweep_shortcut[ends].mean(axis=1),
+            label="mean of the lowest and highest sweep ratio",
+        ),
+    }
 
 
 RULE = (
@@ -678,13 +680,12 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
     largest, at_40 = estimates[KEY], estimates["dl_accuracy_n40"]
     drop, checked = estimates["dl_accuracy_drop"], estimates["solver_model_check"]
     timed = estimates.get("solver_median_ms_largest_n")
-    solver_fast = timed.below(MAX_SOLVER_MS) if timed is not None else None
     refuted = at_40.above(REFUTE_ACCURACY)
     holds = all_of(
         largest.below(MAX_HOLDS_ACCURACY),
         drop.above(MIN_DROP),
         checked.above(SOLVER_EXACT),
-        solver_fast,
+        timed.below(MAX_SOLVER_MS) if timed is not None else None,
     )
     solver_time = timed.text() if timed is not None else "not timed"
     reason = (
@@ -709,8 +710,6 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
 
 
 # ---------------------------------------------------------------- charts
-
-
 ARM_LABELS = {
     DL_ARM: "NeuroSAT-lite (message passing)",
     SHORTCUT_ARM: "MLP on ratio statistics",
@@ -718,50 +717,40 @@ ARM_LABELS = {
 }
 
 
-def curve(records: pd.DataFrame, where: dict, x: str, title, *, extra=(), **options):
-    """Mean per model against x of the records matching `where` (test_set, metric,
-    arm), its 95% CI band and the seeds (core.ci_curve), `extra` layers on top."""
-    rows = core.select(records, **where).copy()
-    rows["model"] = rows["arm"].map(ARM_LABELS)
-    table = core.ci_table(rows, ["model", x], bootstrap)
-    colours = list(ARM_LABELS.values())
-    chart = core.ci_curve(
-        table, x=x, colour="model", colour_sort=colours, seeds=rows, **options
-    )
-    return core.sized(alt.layer(chart, *extra), title)
-
-
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
-    chance = {"chance": CHANCE}
+    def curve(where: dict, title, *, extra=(), **options):
+        """Mean per model against n (pairs) or ratio (the sweep) of the records
+        matching `where`, its 95% CI band and the seeds, `extra` layers on top."""
+        x = "n" if where["test_set"] == "pairs" else "ratio"
+        rows = core.select(records, **where).copy()
+        rows["model"] = rows["arm"].map(ARM_LABELS)
+        table = core.ci_table(rows, ["model", x], bootstrap)
+        colours = list(ARM_LABELS.values())
+        chart = core.ci_curve(
+            table, x=x, colour="model", colour_sort=colours, seeds=rows, **options
+        )
+        return core.sized(alt.layer(chart, *extra), title)
+
     # The solver's share of satisfiable formulas: a grey dotted reference line.
     sat = core.select(records, metric="sat_fraction", test_set="ratio")
+    sat_tip = alt.Tooltip("mean:Q", title="% satisfiable", format=".1f")
     sat_line = (
         alt.Chart(core.ci_table(sat, ["ratio"], bootstrap))
         .mark_line(strokeDash=[2, 2], point=True, color="gray")
-        .encode(
-            x="ratio:Q",
-            y="mean:Q",
-            tooltip=core.tooltips(
-                "ratio:Q", alt.Tooltip("mean:Q", title="% satisfiable", format=".1f")
-            ),
-        )
+        .encode(x="ratio:Q", y="mean:Q", tooltip=core.tooltips("ratio:Q", sat_tip))
     )
     timed = (core.select(records, arm=SOLVER_ARM)["metric"] == "median_ms").any()
     effort = "median_ms" if timed else "median_propagations"
     result = {
         "accuracy_vs_n": curve(
-            records,
             {"test_set": "pairs", "metric": "accuracy"},
-            "n",
             "Accuracy vs problem size (mean, 95% CI over seeds; dashed: chance)",
             x_title="variables n (test pairs; trained on n = 10 to 20)",
             value_title="accuracy on balanced sat/unsat pairs (%)",
-            thresholds=chance,
+            thresholds={"chance": CHANCE},
         ),
         "accuracy_vs_ratio": curve(
-            records,
             {"test_set": "ratio", "metric": "accuracy"},
-            "ratio",
             alt.TitleParams(
                 "Accuracy vs clause/variable ratio at fixed n (mean, 95% CI)",
                 subtitle="grey dotted: % of instances satisfiable (solver); "
@@ -769,13 +758,11 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
             ),
             x_title="clauses per variable",
             value_title="accuracy on fixed-ratio instances (%)",
-            thresholds=chance,
+            thresholds={"chance": CHANCE},
             extra=(sat_line,),
         ),
         "solver_time_vs_n": curve(
-            records,
             {"test_set": "pairs", "metric": effort, "arm": SOLVER_ARM},
-            "n",
             "Solver effort vs problem size (median per seed; mean, 95% CI over seeds)",
             x_title="variables n (sat/unsat pairs at the threshold)",
             value_title="median solve time (ms)" if timed else "median propagations",
@@ -785,9 +772,7 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
     }
     if not core.select(records, metric="decoded").empty:
         result["decoded_vs_n"] = curve(
-            records,
             {"test_set": "pairs", "metric": "decoded"},
-            "n",
             "Decoding an assignment from the net (mean, 95% CI over seeds)",
             x_title="variables n",
             value_title="satisfiable predictions with a decoded model (%)",
