@@ -69,20 +69,24 @@ def resolve_config(
     )
 
 
-def execute(point: Point, config, ctx: RunContext) -> tuple:
+def execute(
+    point: Point, config, ctx: RunContext, observed: dict | None = None
+) -> tuple:
     """Run one point in-process: records, estimates, verdict, charts (no files).
 
     The runner owns execution: every pool (torch, OpenMP, BLAS) is held to
     ctx.threads for the whole point, whatever the device, because the CPU arms
     (sklearn, HiGHS, numpy) run on the CPU even when the network is on a GPU.
+    `observed`, if given, receives the thread count and numerics the run used.
     """
     seed_everything(0)
     make_deterministic()
     pin_numerics(allow_tf32=getattr(point.module, "ALLOW_TF32", False))
     with cpu_threads(ctx.threads):
         records = point.module.run(config, ctx)
-        ctx.torch_threads_used = _torch_threads()
-    ctx.numerics = numerics()
+        observed = {} if observed is None else observed
+        observed["torch_threads"] = _torch_threads()  # inside the limit: what ran
+    observed["numerics"] = numerics()
     check_records(records, f"{point.slug}.run()")
     records = records.reset_index(drop=True)
     estimates = point.module.summarize(records)
@@ -131,7 +135,8 @@ def run_point(
         threads=threads,
     )
     started, cpu_started = time.perf_counter(), time.process_time()
-    records, estimates, verdict, charts = execute(point, config, ctx)
+    observed: dict = {}
+    records, estimates, verdict, charts = execute(point, config, ctx, observed)
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     summary: dict[str, Any] = {
@@ -153,9 +158,9 @@ def run_point(
             wall,
             cpu,
             command or ["python", "-m", "essay_code"],
-            torch_threads=getattr(ctx, "torch_threads_used", None),
+            torch_threads=observed["torch_threads"],
         )
-        | {"numerics": getattr(ctx, "numerics", None)},
+        | {"numerics": observed["numerics"]},
     }
 
     def fill(folder: Path) -> None:
