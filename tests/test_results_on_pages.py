@@ -135,3 +135,15 @@ def test_an_unknown_verdict_status_is_refused():
 
     with pytest.raises(MarkerError):
         badge('holds"><script>alert(5)</script>')
+
+
+def test_a_results_folder_of_no_registered_point_is_refused(tmp_path, monkeypatch):
+    from essay_code.site import published
+    from essay_code.tooling.results import ResultsError
+
+    shutil.copytree(RESULTS_ROOT, tmp_path / "results")
+    monkeypatch.setattr(published, "RESULTS_ROOT", tmp_path / "results")
+    published.check_results_folders()  # the real results pass
+    (tmp_path / "results" / "not-a-point").mkdir()
+    with pytest.raises(ResultsError, match="not-a-point belongs to no registered"):
+        published.check_results_folders()
