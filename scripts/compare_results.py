@@ -6,7 +6,11 @@ that must not change any number.
 
 BASELINE is a git revision (its committed results/) or a folder of results, such as
 the old commit's code run on this machine: float results can differ between CPU
-models, so a refactor is judged against the old code on the same machine.
+models, so a refactor is judged against the old code on the same machine:
+
+    git worktree add /tmp/base OLD_COMMIT
+    (cd /tmp/base && PYTHONPATH=. python -m essay_code run --force)
+    python scripts/compare_results.py /tmp/base/results --timing wall_seconds ...
 
 records.csv must be byte-identical, except the rows of measured timings (metrics
 named with --timing): those must keep their columns, their count and every other
