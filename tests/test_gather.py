@@ -176,7 +176,7 @@ TAMPERINGS = {
     "extra key": (edit_summary(lambda s: s.update(extra=1)), "unexpected fields"),
     "wrong type": (
         edit_summary(lambda s: s.update(charts="x")),
-        "'charts' is missing or not a list",
+        "'charts' must be a list",
     ),
     "no timestamp": (
         edit_summary(lambda s: s["provenance"].pop("timestamp")),

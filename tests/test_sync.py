@@ -19,6 +19,7 @@ from essay_code.tooling.scaffold import (
 )  # parses essay_code/data/ (the post)
 
 DOCS = REPO_ROOT / "docs"
+BUDGET_SECONDS = 180  # the default profile of one point, in process CPU seconds
 
 
 def test_every_point_has_page_notebook_and_results(tmp_path):
@@ -50,10 +51,11 @@ def test_committed_results_are_the_default_profile(point):
     summary = load_summary(point.slug)
     assert summary["profile"] == "default"
     assert len(summary["seeds"]) >= 5
-    # The budget is 2 minutes on 2 cores. Wall time says it on a quiet machine; on a
-    # busy one the process's own CPU time (all threads) is the honest measure.
+    # The budget is 3 minutes of process CPU on 2 cores. Wall time says it on a quiet
+    # machine; on a busy one the process's own CPU time (all threads) is the honest
+    # measure.
     prov = summary["provenance"]
-    assert min(prov["wall_seconds"], prov["cpu_seconds"]) <= 120, (
+    assert min(prov["wall_seconds"], prov["cpu_seconds"]) <= BUDGET_SECONDS, (
         f"default profile over budget: {prov['wall_seconds']} s wall, "
         f"{prov['cpu_seconds']} s CPU"
     )
