@@ -150,7 +150,8 @@ def on_nav(nav, config, files):
         if section.title == "Points":
             for child in section.children:
                 slug = Path(child.file.src_uri).stem
-                child.title = titles.get(slug, child.title)
+                # MkDocs writes nav titles into the HTML unescaped.
+                child.title = notebook.plain_title(titles.get(slug, child.title))
     # MkDocs linked previous/next pages (the footer) before this hook ran: relink in
     # the new order. These helpers are private to MkDocs but stable since 1.0.
     nav.pages = _get_by_type(nav.items, Page)
@@ -166,7 +167,7 @@ def point_heading(markdown: str, src_uri: str) -> str:
     if summary is None or not markdown.startswith("# "):
         return markdown
     _heading, _, rest = markdown.partition("\n")
-    return f"# {markers.safe(summary['title'])}\n{rest}"
+    return f"# {notebook.plain_title(summary['title'])}\n{rest}"
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:

@@ -44,8 +44,14 @@ if importlib.util.find_spec("essay_code") is None:
 {install}
 
 # %%
+import warnings
+
 import altair as alt
 import pandas as pd
+
+# Some libraries a point uses import tqdm.auto, which warns in a kernel without
+# ipywidgets (and prints a local path); progress bars are off here anyway.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 from essay_code.tooling.registry import get_points
 from essay_code.tooling.results import load_records, load_summary
@@ -91,6 +97,13 @@ pd.DataFrame({{name: vars(est) for name, est in estimates.items()}}).T[
 """
 
 
+def plain_title(title) -> str:
+    """A title from results/ with only characters that cannot be markup: headings
+    become page titles, which MkDocs and the theme write unescaped into <title>,
+    meta attributes and the search index."""
+    return re.sub(r"[^\w .,:;?/+-]", "", " ".join(str(title).split()))
+
+
 def install_code(repo_url: str | None) -> str:
     """The body of the install cell: pip from the repository where the site knows
     it (the Pages build sets REPO_URL), else a clear message."""
@@ -117,7 +130,7 @@ def notebook_source(
     numbers = ", ".join(str(int(t)) for t in tweets)
     # The heading becomes the page title, which MkDocs writes unescaped into the
     # <title> and the search index: keep only characters that cannot be markup.
-    heading = re.sub(r"[^\w .,:;?/+-]", "", " ".join(str(title).split()))
+    heading = plain_title(title)
     return TEMPLATE.format(
         slug=slug, heading=heading, tweets=numbers, install=install_code(repo_url)
     )
