@@ -33,6 +33,35 @@ def smoke_runs() -> dict:
     return get
 
 
+def copy_repo(target, names) -> None:
+    """Copy the named top-level parts of the repo (no __pycache__) into target."""
+    import shutil
+
+    for name in names:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, target / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(source, target / name)
+
+
+def in_copy(repo, *args, timeout=600):
+    """python *args in a copy of the repo; the copy comes first on the path, so
+    `essay_code` there is the one imported."""
+    env = {k: v for k, v in os.environ.items() if k != "ESSAY_RESULTS_ROOT"}
+    env["PYTHONPATH"] = str(repo)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -5,42 +5,21 @@ orchestration in essay_code/tooling or the CLI."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
-
-from essay_code.tooling.results import REPO_ROOT
+from conftest import copy_repo, in_copy
 
 COPIED = ("essay_code", "results", "pyproject.toml")
 
 
 @pytest.fixture
 def repo_copy(tmp_path):
-    for name in COPIED:
-        source, target = REPO_ROOT / name, tmp_path / name
-        if source.is_dir():
-            shutil.copytree(
-                source, target, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(source, target)
+    copy_repo(tmp_path, COPIED)
     return tmp_path
 
 
 def states(repo) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "ESSAY_RESULTS_ROOT"}
-    env["PYTHONPATH"] = str(repo)
-    done = subprocess.run(
-        [sys.executable, "-m", "essay_code", "status", "--json"],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = in_copy(repo, "-m", "essay_code", "status", "--json", timeout=120)
     assert done.returncode in (0, 1), done.stderr
     return {row["slug"]: row["state"] for row in json.loads(done.stdout)}
 

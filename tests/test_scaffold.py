@@ -4,15 +4,11 @@ registry lists it at once and the test suite names what it still lacks."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
+from conftest import copy_repo, in_copy
 
 from essay_code.tooling.registry import RegistryError, source_paths
-from essay_code.tooling.results import REPO_ROOT
 from essay_code.tooling.scaffold import scaffold
 
 COPIED = ("essay_code", "docs", "tests", "results", "mkdocs.yml", "pyproject.toml")
@@ -20,30 +16,8 @@ COPIED = ("essay_code", "docs", "tests", "results", "mkdocs.yml", "pyproject.tom
 
 @pytest.fixture
 def repo_copy(tmp_path):
-    for name in COPIED:
-        source = REPO_ROOT / name
-        target = tmp_path / name
-        if source.is_dir():
-            shutil.copytree(
-                source, target, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(source, target)
+    copy_repo(tmp_path, COPIED)
     return tmp_path
-
-
-def in_copy(repo, *args, timeout=600):
-    # The copy comes first on the path, so `essay_code` there is the one imported.
-    env = {k: v for k, v in os.environ.items() if k != "ESSAY_RESULTS_ROOT"}
-    env["PYTHONPATH"] = str(repo)
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def test_scaffolded_point_is_registered_and_the_suite_names_what_is_missing(repo_copy):
