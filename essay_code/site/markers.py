@@ -29,13 +29,17 @@ from altair.utils.schemapi import validate_jsonschema
 from essay_code.core.stats import Estimate
 from essay_code.core.verdict import STATUSES
 from essay_code.site import published
-from essay_code.tooling.results import RESULTS_ROOT, ResultsError, load_summary
+from essay_code.tooling.results import (
+    CHART_NAME,
+    RESULTS_ROOT,
+    ResultsError,
+    load_summary,
+)
 
 VALUE_MARKER = re.compile(r"\{\{\s*([a-z0-9-]+)\.([A-Za-z0-9_.]+)\s*\}\}")
 CHART_FENCE = re.compile(
     r"^```chart[ \t]*\n([a-z0-9-]+)/([A-Za-z0-9_-]+)[ \t]*\n```[ \t]*$", re.MULTILINE
 )
-CHART_NAME = re.compile(r"[A-Za-z0-9_-]+")
 VERDICT_TABLE = "<!-- verdict-table -->"
 DASHBOARD = "<!-- verdict-dashboard -->"
 GENERATED_DIR = "generated/charts"

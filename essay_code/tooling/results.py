@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -26,6 +27,8 @@ DATA_DIR = REPO_ROOT / "essay_code" / "data"
 # Tests point this at a temporary copy; everything else uses the committed results/.
 RESULTS_ROOT = Path(os.environ.get("ESSAY_RESULTS_ROOT", REPO_ROOT / "results"))
 REQUIRED_COLUMNS = ("seed", "arm", "metric", "value")
+# A chart's name, as a run writes it and as results/ may name it (no path parts).
+CHART_NAME = re.compile(r"[A-Za-z0-9_-]+")
 SUMMARY_KEYS = ("schema", "slug", "estimates", "verdict", "cache", "provenance")
 # The JSON type of every field a summary may have ("outputs": hashes of the files
 # written beside it, so that a damaged results folder is noticed).
@@ -274,7 +277,7 @@ def save_charts(charts: dict, folder: Path) -> list[str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, chart in charts.items():
-        if not name.replace("_", "").replace("-", "").isalnum():
+        if not CHART_NAME.fullmatch(name):
             raise ValueError(f"chart name {name!r} must be letters, digits, - and _")
         spec = chart.to_dict()
         spec["config"] = {**SPEC_CONFIG, **spec.get("config", {})}
