@@ -40,6 +40,7 @@ def results_digest() -> str:
 
 
 def on_config(config):
+    published.refresh()
     notebook.write_notebooks(
         Path(config["docs_dir"]) / "notebooks",
         published.summaries(),

@@ -14,7 +14,22 @@ def slugs() -> list[str]:
 
 
 def summaries() -> dict[str, dict]:
-    """slug -> summary for every point with results, in tweet order."""
+    """slug -> summary for every point with results, in tweet order. Read once per
+    build (every page and the nav ask): the hooks call refresh() as a build starts."""
+    if _CACHE.get("root") != RESULTS_ROOT:
+        _CACHE.update(root=RESULTS_ROOT, summaries=read_summaries())
+    return _CACHE["summaries"]
+
+
+_CACHE: dict = {}
+
+
+def refresh() -> None:
+    """Forget what was read, so the next build (mkdocs serve rebuilds) reads again."""
+    _CACHE.clear()
+
+
+def read_summaries() -> dict[str, dict]:
     found = {}
     for slug in slugs():
         summary = load_summary(slug)
