@@ -17,6 +17,16 @@ _HOMES = {
     "unstack": "batching",
     "mlp": "batching",
     "StackedMLP": "batching",
+    # assessment: convergence, tuning, robustness map, tweet 19
+    "Assessment": "assessment",
+    "Convergence": "assessment",
+    "Robustness": "assessment",
+    "Tuning": "assessment",
+    "convergence": "assessment",
+    "converged_by_construction": "assessment",
+    "guard_training": "assessment",
+    "intrinsic_or_engineering": "assessment",
+    "robustness_map": "assessment",
     # the run context a point's run() receives
     "RunContext": "context",
     # records: build and read tidy rows
@@ -43,6 +53,7 @@ _HOMES = {
     "CONFIDENCE": "stats",
     "bootstrap": "stats",
     "bootstrap_slope": "stats",
+    "mean_interval": "stats",
     "paired_bootstrap": "stats",
     "exact": "stats",
     "iqm": "stats",

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from essay_code.core.stats import Estimate
 from essay_code.tooling import history
+from essay_code.tooling.judge import judge
 from essay_code.tooling.registry import all_points
 from essay_code.tooling.results import (
+    ASSESSMENT_FIELDS,
     CHART_NAME,
     RESULTS_ROOT,
     SUMMARY_TYPES,
@@ -105,7 +107,7 @@ def check_schema(summary: dict) -> None:
     extra = sorted(set(summary) - set(SUMMARY_TYPES))
     if extra:
         raise ResultsError(f"summary.json has unexpected fields {extra}")
-    missing = sorted(set(SUMMARY_TYPES) - set(summary))
+    missing = sorted(set(SUMMARY_TYPES) - set(ASSESSMENT_FIELDS) - set(summary))
     if missing:
         raise ResultsError(f"summary.json lacks the fields {missing}")
     if "timestamp" not in summary["provenance"]:
@@ -138,12 +140,14 @@ def validate(folder: Path, slug: str) -> dict:
             f"this checkout's is {expected!r})"
         )
     records = load_records(slug, folder.parent)
-    estimates = point.module.summarize(records)
-    recomputed = {name: est.to_json() for name, est in estimates.items()}
-    if recomputed != summary["estimates"]:
+    recomputed = judge(point, records).summary_fields()
+    if recomputed["estimates"] != summary["estimates"]:
         raise ResultsError("its estimates are not what its records.csv gives")
-    if point.module.verdict(estimates).to_json() != summary["verdict"]:
-        raise ResultsError("the verdict does not follow from its estimates")
+    for name, value in recomputed.items():
+        if summary.get(name) != value:
+            raise ResultsError(f"its {name} does not follow from its records.csv")
+    if set(ASSESSMENT_FIELDS) & set(summary) - set(recomputed):
+        raise ResultsError("it carries an assessment this checkout's point lacks")
     return summary
 
 

@@ -18,6 +18,17 @@ here). A point module `essay_code/points/<slug_with_underscores>.py` defines:
 - verdict(estimates) -> core.Verdict(status, reason, rule, thresholds), where
   thresholds names at least KEY's threshold.
 
+Expected of every point with a trained deep-learning arm (optional in the code, so
+a new point can start without it): assess(records, estimates) -> core.Assessment,
+built with core.convergence (each deep-learning arm's validation metric at 3 or more
+budgets), core.Tuning (each arm's grid, searched on validation data, and the values
+chosen) and core.robustness_map (verdict() evaluated at every cell of the 1-3
+design choices the verdict could hinge on, the training budget always one of them;
+its headline cell must agree with verdict()). The runner then applies
+core.guard_training (a "holds" with an unconverged deep-learning arm becomes
+"inconclusive: under-trained") and stores convergence, robustness, tuning and
+intrinsic_or_engineering (tweet 19's question) in summary.json.
+
 Optional: NEEDS_FLOAT64 = True (the point computes in float64, so `--device auto`
 skips Apple's MPS, which has none) and ALLOW_TF32 = True (the point measures TF32
 itself; every other point runs with TF32 off, and the provenance records it).

@@ -48,6 +48,15 @@ SUMMARY_TYPES = {
     "provenance": dict,
     "outputs": dict,
 }
+# Written by a point with assess() (core.assessment): optional, each checked below.
+ASSESSMENT_FIELDS = {
+    "convergence": list,
+    "robustness": dict,
+    "tuning": list,
+    "tuning_effort": str,
+    "intrinsic_or_engineering": str,
+}
+SUMMARY_TYPES |= ASSESSMENT_FIELDS
 FIELD_TYPES = {
     ("verdict", "status"): str,
     ("verdict", "reason"): str,
@@ -113,6 +122,54 @@ def schema_problem(summary: dict) -> str | None:
             for k in ("value", "low", "high")
         ):
             return f"estimate {name!r} must hold numbers value, low and high"
+    return assessment_problem(summary)
+
+
+def assessment_problem(summary: dict) -> str | None:
+    """The nested shapes the page reads from an assessment (strings stay untrusted:
+    the site escapes them)."""
+    from essay_code.core.assessment import ANSWERS
+    from essay_code.core.verdict import STATUSES
+
+    answer = summary.get("intrinsic_or_engineering")
+    if answer is not None and answer not in ANSWERS:
+        return f"intrinsic_or_engineering must be one of {ANSWERS}"
+    robustness = summary.get("robustness")
+    if robustness is not None:
+        axes, cells = robustness.get("axes"), robustness.get("cells")
+        if not isinstance(axes, dict) or not all(
+            isinstance(v, list) for v in axes.values()
+        ):
+            return "robustness.axes must map names to lists"
+        if not isinstance(robustness.get("label"), str) or not isinstance(
+            robustness.get("headline"), dict
+        ):
+            return "robustness needs a label and a headline"
+        if not isinstance(cells, list) or not all(
+            isinstance(c, dict)
+            and isinstance(c.get("setting"), dict)
+            and c.get("status") in STATUSES
+            and isinstance(c.get("reason"), str)
+            for c in cells
+        ):
+            return "robustness.cells must each have a setting, a status and a reason"
+    for item in summary.get("convergence", []):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("arm"), str)
+            and isinstance(item.get("converged"), bool)
+            and isinstance(item.get("budgets"), list)
+            and isinstance(item.get("curve"), list)
+        ):
+            return "each convergence record needs an arm, converged, budgets, curve"
+    for item in summary.get("tuning", []):
+        if not (
+            isinstance(item, dict)
+            and isinstance(item.get("arm"), str)
+            and isinstance(item.get("grid"), dict)
+            and isinstance(item.get("chosen"), dict)
+        ):
+            return "each tuning record needs an arm, a grid and the chosen values"
     return None
 
 

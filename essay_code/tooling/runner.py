@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from essay_code.core.context import RunContext
-from essay_code.core.verdict import Verdict
 from essay_code.tooling import config as config_mod
 from essay_code.tooling.cache import (
     CORE_DIR,
@@ -32,12 +31,12 @@ from essay_code.tooling.device import (
     pin_numerics,
     seed_everything,
 )
+from essay_code.tooling.judge import judge
 from essay_code.tooling.provenance import provenance
 from essay_code.tooling.registry import Point
 from essay_code.tooling.results import (
     DATA_DIR,
     SCHEMA_VERSION,
-    ResultsError,
     check_records,
     damage,
     load_summary,
@@ -72,7 +71,7 @@ def resolve_config(
 def execute(
     point: Point, config, ctx: RunContext, observed: dict | None = None
 ) -> tuple:
-    """Run one point in-process: records, estimates, verdict, charts (no files).
+    """Run one point in-process: records, their judgement, charts (no files).
 
     The runner owns execution: every pool (torch, OpenMP, BLAS) is held to
     ctx.threads for the whole point, whatever the device, because the CPU arms
@@ -89,16 +88,9 @@ def execute(
     observed["numerics"] = numerics()
     check_records(records, f"{point.slug}.run()")
     records = records.reset_index(drop=True)
-    estimates = point.module.summarize(records)
-    if point.module.KEY not in estimates:
-        raise ResultsError(
-            f"{point.slug}: summarize() lacks the KEY {point.module.KEY!r}"
-        )
-    verdict = point.module.verdict(estimates)
-    if not isinstance(verdict, Verdict):
-        raise ResultsError(f"{point.slug}: verdict() must return a Verdict")
+    judgement = judge(point, records)
     charts = point.module.charts(records)
-    return records, estimates, verdict, charts
+    return records, judgement, charts
 
 
 def run_point(
@@ -136,7 +128,8 @@ def run_point(
     )
     started, cpu_started = time.perf_counter(), time.process_time()
     observed: dict = {}
-    records, estimates, verdict, charts = execute(point, config, ctx, observed)
+    records, judgement, charts = execute(point, config, ctx, observed)
+    verdict = judgement.verdict
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     summary: dict[str, Any] = {
@@ -148,8 +141,7 @@ def run_point(
         "config": config_mod.config_to_json(config),
         "seeds": sorted(int(seed) for seed in records["seed"].unique()),
         "key": point.module.KEY,
-        "estimates": {name: est.to_json() for name, est in estimates.items()},
-        "verdict": verdict.to_json(),
+        **judgement.summary_fields(),
         "charts": sorted(charts),
         "cache": parts,
         "provenance": provenance(

@@ -1,0 +1,57 @@
+"""From records to what a summary states: estimates, verdict and assessment.
+
+One function, so that a run and gather (which recomputes an artifact's summary to
+refuse forgeries) can never judge the same records differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from essay_code.core.assessment import Assessment, guard_training
+from essay_code.core.verdict import Verdict
+from essay_code.tooling.registry import Point
+from essay_code.tooling.results import ResultsError
+
+
+@dataclass(frozen=True)
+class Judgement:
+    estimates: dict
+    verdict: Verdict
+    # convergence, robustness, tuning, intrinsic_or_engineering; {} for a point
+    # without assess()
+    assessment: dict
+
+    def summary_fields(self) -> dict:
+        return {
+            "estimates": {name: est.to_json() for name, est in self.estimates.items()},
+            "verdict": self.verdict.to_json(),
+            **self.assessment,
+        }
+
+
+def judge(point: Point, records: pd.DataFrame) -> Judgement:
+    """The point's rule at its headline; with assess(), the rule at every cell of
+    its robustness map (whose headline cell must agree) and the training guard."""
+    module = point.module
+    estimates = module.summarize(records)
+    if module.KEY not in estimates:
+        raise ResultsError(f"{point.slug}: summarize() lacks the KEY {module.KEY!r}")
+    verdict = module.verdict(estimates)
+    if not isinstance(verdict, Verdict):
+        raise ResultsError(f"{point.slug}: verdict() must return a Verdict")
+    if not hasattr(module, "assess"):
+        return Judgement(estimates, verdict, {})
+    assessment = module.assess(records, estimates)
+    if not isinstance(assessment, Assessment):
+        raise ResultsError(f"{point.slug}: assess() must return a core.Assessment")
+    at_headline = assessment.robustness.status_at(assessment.robustness.headline)
+    if at_headline != verdict.status:
+        raise ResultsError(
+            f"{point.slug}: the robustness map's headline cell says {at_headline!r} "
+            f"but verdict() says {verdict.status!r}; they must be one rule"
+        )
+    verdict = guard_training(verdict, assessment.convergence)
+    return Judgement(estimates, verdict, assessment.to_json(verdict.status))
