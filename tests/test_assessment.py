@@ -6,8 +6,8 @@ import pytest
 
 from essay_code.core.assessment import (
     Tuning,
-    convergence,
     converged_by_construction,
+    convergence,
     guard_training,
     intrinsic_or_engineering,
     robustness_map,
