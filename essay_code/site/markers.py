@@ -7,6 +7,8 @@
     {{ slug.estimates }}       table of estimates
     {{ slug.provenance }}      provenance table; {{ slug.downloads }}: CSV, JSON links
     {{ slug.provenance.device }}  (.torch_threads, .cpu_seconds, ...): one field
+    {{ slug.robustness }}      .convergence, .tuning, .intrinsic_or_engineering:
+                               the assessment (essay_code/site/assessment.py)
     ```chart                   a live vega-embed chart with static SVG fallbacks
     slug/name
     ```
@@ -28,7 +30,8 @@ from altair.utils.schemapi import validate_jsonschema
 
 from essay_code.core.stats import Estimate
 from essay_code.core.verdict import STATUSES
-from essay_code.site import published
+from essay_code.site import assessment, published
+from essay_code.site.assessment import ASSESSMENT_MARKERS
 from essay_code.tooling.results import (
     CHART_NAME,
     RESULTS_ROOT,
@@ -180,6 +183,13 @@ def value_of(slug: str, path: str, doc_root: str, url_root: str, where: str) -> 
         return "\n\n" + estimate_table(summary) + "\n\n"
     if head == "provenance" and not rest:
         return "\n\n" + provenance_table(summary) + "\n\n"
+    if head in ASSESSMENT_MARKERS and not rest:
+        if head not in summary:
+            raise MarkerError(
+                f"{where}: the results of {slug} have no {head}; run: "
+                f"python -m essay_code run {slug}"
+            )
+        return assessment.render(summary, head, safe, badge)
     if head == "downloads" and not rest:
         return downloads(slug, doc_root)
     if head == "history" and not rest:

@@ -1,0 +1,134 @@
+"""The assessment a summary carries, as page Markdown: does the verdict survive?
+
+    {{ slug.intrinsic_or_engineering }}  tweet 19's answer, in words
+    {{ slug.robustness }}    the verdict at every cell of the design choices
+    {{ slug.convergence }}   each deep-learning arm's validation curve and last gain
+    {{ slug.tuning }}        each arm's grid, choice and what it was chosen on
+
+Every string comes from results/ and is escaped with markers.safe(); every status
+goes through markers.badge(), which refuses an unknown one.
+"""
+
+from __future__ import annotations
+
+from essay_code.core.stats import Estimate
+
+ANSWER_TEXT = {
+    "fixed-by-engineering": "**engineering**: the fix arm closes the gap",
+    "closes-with-scale": (
+        "**scale**: with a larger budget or more data, the verdict moves toward refuted"
+    ),
+    "persists": (
+        "**it persists**: plain deep learning fails at every budget tried, and no "
+        "fix closes the gap"
+    ),
+    "no-failure": "**no failure to explain**: plain deep learning does not fail here",
+    "undecided": "**undecided**: the data here do not settle it",
+}
+ANSWER_RULE = (
+    "The rule: the fix arm closing the gap (a *mitigated* verdict) is engineering; "
+    "a *holds* that moves toward *refuted* along the budget or data axis closes "
+    "with scale; a *holds* at every value of that axis persists; a *refuted* "
+    "verdict has no failure to explain; anything else is undecided."
+)
+ASSESSMENT_MARKERS = ("intrinsic_or_engineering", "robustness", "convergence", "tuning")
+
+
+def render(summary: dict, name: str, safe, badge) -> str:
+    """The Markdown for marker `name`; KeyError if the summary lacks the field."""
+    if name == "intrinsic_or_engineering":
+        answer = summary["intrinsic_or_engineering"]
+        return (
+            f"**Intrinsic or engineering (tweet 19)?** {ANSWER_TEXT[answer]}. "
+            f"{ANSWER_RULE}"
+        )
+    return "\n\n" + TABLES[name](summary[name], safe, badge, summary) + "\n\n"
+
+
+def setting_text(setting: dict, safe) -> str:
+    return ", ".join(f"{safe(k)} = {value_text(v, safe)}" for k, v in setting.items())
+
+
+def value_text(value, safe) -> str:
+    if isinstance(value, list):
+        return ", ".join(value_text(v, safe) for v in value)
+    if isinstance(value, float):
+        return safe(f"{value:g}")
+    return safe(value)
+
+
+def robustness_table(robustness: dict, safe, badge, summary: dict) -> str:
+    label = robustness["label"]
+    headline = robustness["headline"]
+    summary_line = (
+        "**Robust**: every cell of the map gives the headline verdict."
+        if label == "robust"
+        else f"**The verdict {safe(label)}**: the cells below differ, so read the "
+        "headline with the choice it was made at."
+    )
+    rows = [
+        summary_line,
+        "",
+        "| setting | verdict | why |",
+        "|---|---|---|",
+    ]
+    for cell in robustness["cells"]:
+        mark = " (headline)" if cell["setting"] == headline else ""
+        rows.append(
+            f"| {setting_text(cell['setting'], safe)}{mark} | "
+            f"{badge(cell['status'])} | {safe(cell['reason'])} |"
+        )
+    return "\n".join(rows)
+
+
+def convergence_table(records: list, safe, badge, summary: dict) -> str:
+    if not records:
+        return "*This point has no trained deep-learning arm to check.*"
+    rows = [
+        "| arm | validation metric at each budget | gain over the last doubling "
+        "| tolerance | converged |",
+        "|---|---|---|---|---|",
+    ]
+    for record in records:
+        if record.get("last_doubling_gain"):
+            gain = Estimate.from_json(record["last_doubling_gain"])
+            pairs = zip(record["budgets"], record["curve"], strict=True)
+            curve = "; ".join(f"{value_text(b, safe)}: {gain.fmt(v)}" for b, v in pairs)
+            gain_text = safe(gain.text())
+            tolerance = value_text(record.get("tolerance"), safe)
+        else:
+            curve, gain_text, tolerance = safe(record.get("note", "")), "-", "-"
+        rows.append(
+            f"| {safe(record['arm'])} | {safe(record.get('metric', ''))}: {curve} "
+            f"| {gain_text} | {tolerance} | "
+            f"{'yes' if record['converged'] else '**no: under-trained**'} |"
+        )
+    return "\n".join(rows)
+
+
+def tuning_table(records: list, safe, badge, summary: dict) -> str:
+    if not records:
+        return "*No arm here has a free choice to tune.*"
+    rows = [
+        "| arm | choice | grid searched | chosen | chosen on |",
+        "|---|---|---|---|---|",
+    ]
+    for record in records:
+        for choice, grid in record["grid"].items():
+            chosen = record["chosen"].get(choice, "-")
+            selected_on = safe(record.get("selected_on", ""))
+            rows.append(
+                f"| {safe(record['arm'])} | {safe(choice)} | {value_text(grid, safe)} "
+                f"| {value_text(chosen, safe)} | {selected_on} |"
+            )
+    effort = summary.get("tuning_effort")
+    if effort:
+        rows += ["", f"Tuning effort: {safe(effort)}"]
+    return "\n".join(rows)
+
+
+TABLES = {
+    "robustness": robustness_table,
+    "convergence": convergence_table,
+    "tuning": tuning_table,
+}
