@@ -135,6 +135,7 @@ def provenance_table(summary: dict) -> str:
         ("device", safe(prov["device"])),
         ("threads", safe(prov.get("torch_threads", "?"))),
         ("precision", safe(precision or "not recorded")),
+        ("under rounding noise", rounding_text(summary.get("rounding_noise"))),
         ("torch", safe(prov["torch"])),
         ("python", safe(prov["python"])),
         ("commit", f"{code(str(commit)[:12])}{dirty}"),
@@ -145,6 +146,22 @@ def provenance_table(summary: dict) -> str:
         ("cache key", code(summary["cache"]["key"])),
     ]
     return "\n".join(["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows])
+
+
+def rounding_text(noise: dict | None) -> str:
+    """Whether the smoke verdict survived a GPU-sized rounding perturbation."""
+    if noise is None:
+        return "not checked"
+    before, after = noise["verdict"], noise["verdict_with_noise"]
+    outcome = (
+        f"the verdict held ({badge(before)})"
+        if before == after
+        else f"**the verdict flipped**, {badge(before)} to {badge(after)}"
+    )
+    return (
+        f"{outcome}; {int(noise['records_changed'])} of {int(noise['records'])} "
+        f"records changed. The check: {safe(noise['check'])}"
+    )
 
 
 def downloads(slug: str, doc_root: str) -> str:

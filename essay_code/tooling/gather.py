@@ -107,7 +107,8 @@ def check_schema(summary: dict) -> None:
     extra = sorted(set(summary) - set(SUMMARY_TYPES))
     if extra:
         raise ResultsError(f"summary.json has unexpected fields {extra}")
-    missing = sorted(set(SUMMARY_TYPES) - set(ASSESSMENT_FIELDS) - set(summary))
+    optional = set(ASSESSMENT_FIELDS) | {"rounding_noise"}
+    missing = sorted(set(SUMMARY_TYPES) - optional - set(summary))
     if missing:
         raise ResultsError(f"summary.json lacks the fields {missing}")
     if "timestamp" not in summary["provenance"]:

@@ -57,6 +57,8 @@ ASSESSMENT_FIELDS = {
     "intrinsic_or_engineering": str,
 }
 SUMMARY_TYPES |= ASSESSMENT_FIELDS
+# Written by a default-profile run (tooling/rounding.py); optional.
+SUMMARY_TYPES["rounding_noise"] = dict
 FIELD_TYPES = {
     ("verdict", "status"): str,
     ("verdict", "reason"): str,
@@ -131,6 +133,17 @@ def assessment_problem(summary: dict) -> str | None:
     from essay_code.core.assessment import ANSWERS
     from essay_code.core.verdict import STATUSES
 
+    noise = summary.get("rounding_noise")
+    if noise is not None and not (
+        noise.get("verdict") in STATUSES
+        and noise.get("verdict_with_noise") in STATUSES
+        and all(
+            isinstance(noise.get(k), int) and not isinstance(noise.get(k), bool)
+            for k in ("records", "records_changed")
+        )
+        and isinstance(noise.get("check"), str)
+    ):
+        return "rounding_noise needs two verdicts, record counts and the check"
     answer = summary.get("intrinsic_or_engineering")
     if answer is not None and answer not in ANSWERS:
         return f"intrinsic_or_engineering must be one of {ANSWERS}"

@@ -6,6 +6,7 @@ outcomes into an exit code.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import traceback
@@ -15,6 +16,7 @@ from typing import Any
 
 from essay_code.core.context import RunContext
 from essay_code.tooling import config as config_mod
+from essay_code.tooling import rounding
 from essay_code.tooling.cache import (
     CORE_DIR,
     DEFAULT_THREADS,
@@ -46,6 +48,7 @@ from essay_code.tooling.results import (
     write_atomically,
     write_json,
 )
+from essay_code.tooling.rounding import RoundingNoise
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ def run_point(
     verdict = judgement.verdict
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
+    # The published profile also says whether a GPU's rounding could move it.
+    noise = rounding_check(point, ctx) if profile == "default" else None
     summary: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "slug": point.slug,
@@ -154,6 +159,8 @@ def run_point(
         )
         | {"numerics": observed["numerics"]},
     }
+    if noise is not None:
+        summary["rounding_noise"] = noise
 
     def fill(folder: Path) -> None:
         records.to_csv(folder / "records.csv", index=False)
@@ -168,6 +175,27 @@ def run_point(
         f"{verdict.status}: {verdict.reason} ({wall:.1f} s)",
         written,
     )
+
+
+def rounding_check(point: Point, ctx: RunContext) -> dict:
+    """The smoke run, clean and under RoundingNoise: did its verdict or records
+    move? (Seconds; the default profile is too long to run twice.)"""
+    config = resolve_config(point, "smoke")
+    quiet = dataclasses.replace(ctx, show_progress=False, record_timings=False)
+    clean, clean_judgement, _ = execute(point, config, quiet)
+    with RoundingNoise():
+        noisy, noisy_judgement, _ = execute(point, config, quiet)
+    same_shape = clean.shape == noisy.shape and list(clean) == list(noisy)
+    changed = (
+        int((clean["value"] != noisy["value"]).sum()) if same_shape else len(clean)
+    )
+    return {
+        "check": rounding.DESCRIPTION,
+        "verdict": clean_judgement.verdict.status,
+        "verdict_with_noise": noisy_judgement.verdict.status,
+        "records": len(clean),
+        "records_changed": changed,
+    }
 
 
 def _torch_threads() -> int:
