@@ -157,6 +157,13 @@ class FakeDevice(TorchFunctionMode):
             if kwargs.get("force"):  # numpy(force=True) copies to the host first
                 return args[0].inner.detach().numpy()
             raise DeviceError(".numpy() on a device tensor (CUDA needs .cpu() first)")
+        if func in (torch.where, torch.Tensor.where):
+            # A Python number here would become a 0-dim tensor on the wrapper's
+            # (meta) device, its value lost; CUDA takes it as a host scalar.
+            args = tuple(
+                torch.tensor(a) if isinstance(a, int | float | bool) else a
+                for a in args
+            )
         if func is torch.Tensor.to and _is(_target_device(args, kwargs), FAKE):
             if isinstance(args[0], OnDevice):
                 return func(*args, **kwargs)

@@ -63,11 +63,34 @@ def build(results, tmp_path):
     return done, site
 
 
+def poison_assessment(summary: dict) -> None:
+    """Every free string of the assessment and the rounding check (statuses stay
+    valid: an unknown one is refused outright, tested below)."""
+    robustness = summary.get("robustness")
+    if robustness:
+        robustness["label"] = poison(robustness["label"])
+        robustness["headline"] = poison(robustness["headline"])
+        for cell in robustness["cells"]:
+            cell["reason"] = poison(cell["reason"])
+            cell["setting"] = poison(cell["setting"])
+    for item in summary.get("convergence", []):
+        for key in ("arm", "metric", "note"):
+            item[key] = poison(item.get(key, ""))
+    for item in summary.get("tuning", []):
+        for key in ("arm", "selected_on", "grid", "chosen"):
+            item[key] = poison(item[key])
+    if "tuning_effort" in summary:
+        summary["tuning_effort"] = poison(summary["tuning_effort"])
+    if "rounding_noise" in summary:
+        summary["rounding_noise"]["check"] = poison(summary["rounding_noise"]["check"])
+
+
 @pytest.fixture(scope="module")
 def poisoned_site(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("poisoned")
     results = tmp_path / "results"
     shutil.copytree(RESULTS_ROOT, results)
+    assessed = 0
     for summary_path in results.glob("*/summary.json"):
         summary = json.loads(summary_path.read_text(encoding="utf-8"))
         for field in ("verdict", "provenance", "config"):
@@ -79,7 +102,10 @@ def poisoned_site(tmp_path_factory):
         for estimate in summary["estimates"].values():
             estimate["unit"] = poison(estimate["unit"])
             estimate["method"] = poison(estimate["method"])
+        poison_assessment(summary)
+        assessed += "robustness" in summary and "rounding_noise" in summary
         summary_path.write_text(json.dumps(summary), encoding="utf-8")
+    assert assessed, "no summary carries an assessment to poison"
     stray = next(results.glob("*/"))
     (stray / "note.html").write_text("<script>alert(3)</script>", encoding="utf-8")
     (stray / "charts" / "extra.svg").write_text("<svg onload=alert(4)/>", "utf-8")

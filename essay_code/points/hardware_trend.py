@@ -255,7 +255,8 @@ def correct_bits(seed: int, size: int, dtype: torch.dtype, device: torch.device)
     about how many leading bits of the result are right."""
     a, b = seeded_pair(seed, size)
     exact = a @ b  # [size, size], float64 on the CPU
-    product = (a.to(device, dtype) @ b.to(device, dtype)).double().cpu()
+    # to the host before float64 (exact either way): no float64 on the device
+    product = (a.to(device, dtype) @ b.to(device, dtype)).cpu().double()
     error = torch.linalg.norm(product - exact) / torch.linalg.norm(exact)
     return float(-torch.log2(error))
 

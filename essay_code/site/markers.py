@@ -326,10 +326,21 @@ def threshold_text(summary: dict, key: Estimate) -> str:
     return "-" if threshold is None else key.fmt(threshold)
 
 
+def robust_text(summary: dict) -> str:
+    robustness = summary.get("robustness")
+    return safe(robustness["label"]) if robustness else "not mapped yet"
+
+
+def answer_text(summary: dict) -> str:
+    answer = summary.get("intrinsic_or_engineering")
+    return safe(answer) if answer else "not assessed yet"
+
+
 def verdict_table(doc_root: str, where: str) -> str:
     rows = [
-        "| tweets | claim | verdict | key number | threshold |",
-        "|---|---|---|---|---|",
+        "| tweets | claim | verdict | key number | threshold | robust? "
+        "| intrinsic or engineering? |",
+        "|---|---|---|---|---|---|---|",
     ]
     for slug in published.slugs():
         summary_for(slug, where)  # a point without results is an error, by name
@@ -339,7 +350,8 @@ def verdict_table(doc_root: str, where: str) -> str:
         rows.append(
             f"| {tweets} | [{safe(summary['title'])}]({page_link(slug, doc_root)}) | "
             f"{badge(status_of(summary, where))} | {safe(key.text())} | "
-            f"{threshold_text(summary, key)} |"
+            f"{threshold_text(summary, key)} | {robust_text(summary)} | "
+            f"{answer_text(summary)} |"
         )
     return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 

@@ -69,6 +69,14 @@ def verdict(estimates: dict[str, core.Estimate]) -> core.Verdict:
     """The agreed rule, three-valued with Estimate.above/below; the Verdict names
     its thresholds (at least KEY's)."""
     raise NotImplementedError("TODO: write verdict(): holds/mitigated/refuted/...")
+
+
+def assess(records: pd.DataFrame, estimates: dict) -> core.Assessment:
+    """Does the verdict survive? core.convergence per deep-learning arm (validation
+    metric at 3+ budgets), core.Tuning per arm (grid and choice, on validation data),
+    core.robustness_map of verdict()'s rule over the 1-3 choices it could hinge on
+    (the training budget always one), all read from the records alone."""
+    raise NotImplementedError("TODO: write assess()")
 '''
 
 TEST = '''"""{title_text}: the point's own tests, its arms on small hand-made inputs."""
@@ -106,6 +114,16 @@ it is a fair fight. Config values come from markers, e.g. {{{{ {slug}.seeds }}}}
 {{{{ {slug}.verdict }}}} {{{{ {slug}.reason }}}}
 
 **Rule.** {{{{ {slug}.rule }}}}
+
+## Does the verdict survive?
+
+{{{{ {slug}.intrinsic_or_engineering }}}}
+
+{{{{ {slug}.robustness }}}}
+
+{{{{ {slug}.convergence }}}}
+
+{{{{ {slug}.tuning }}}}
 
 ## What this does not show
 
