@@ -106,7 +106,7 @@ NAME_TEMPLATES = ("This is {}.", "That is {}.", "{} is here.", "{} is a person."
 
 @dataclass(frozen=True)
 class Config:
-    seeds: int = 5  # independent corpora (skews, sentences) and trainings
+    seeds: int = 10  # independent corpora (skews, sentences) and trainings
     sentences_per_occupation: int = 120  # "the <occ> said <pronoun> ..." sentences
     definitional_sentences: int = 800  # "he is a man", "her sister ..." sentences
     min_skew: float = 0.15  # |p_male - 0.5| is drawn uniformly from [min, max]

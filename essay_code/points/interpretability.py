@@ -86,7 +86,7 @@ HOST_SYNC_BUDGET = 18
 
 @dataclass(frozen=True)
 class Config:
-    seeds: int = 5  # independent data sets, feature layouts and models
+    seeds: int = 10  # independent data sets, feature layouts and models
     features: int = 20  # d: relevant + 1 shortcut + noise
     relevant: int = 4  # planted relevant features (at random columns per seed)
     train_size: int = 3000  # training rows (shortcut agrees with label at rate)
