@@ -19,7 +19,7 @@ POINT_IDS = [point.slug for point in POINTS]
 
 @pytest.fixture(scope="session")
 def smoke_runs() -> dict:
-    """slug -> (records, estimates, verdict, charts) of the smoke profile, lazily."""
+    """slug -> (records, judgement, charts) of the smoke profile, lazily."""
     cache: dict = {}
 
     def get(point):

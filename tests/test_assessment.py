@@ -91,3 +91,22 @@ def test_tuning_refuses_test_data_and_choices_outside_the_grid():
         Tuning("mlp", {"lr": [1e-3]}, {"lr": 1e-3}, "the test set")
     with pytest.raises(ValueError, match="not in the grid"):
         Tuning("mlp", {"lr": [1e-3]}, {"wd": 0.1}, "validation split")
+
+
+def test_no_published_holds_rests_on_an_under_trained_arm():
+    from essay_code.tooling.results import RESULTS_ROOT, load_summary
+
+    assessed = 0
+    for folder in sorted(RESULTS_ROOT.glob("*/summary.json")):
+        summary = load_summary(folder.parent.name)
+        records = summary.get("convergence")
+        if records is None:
+            continue
+        assessed += 1
+        if summary["verdict"]["status"] == "holds":
+            unconverged = [r["arm"] for r in records if not r["converged"]]
+            assert not unconverged, f"{folder.parent.name}: {unconverged}"
+        headline = summary["robustness"]["headline"]
+        cell = [c for c in summary["robustness"]["cells"] if c["setting"] == headline]
+        assert len(cell) == 1, f"{folder.parent.name}: no single headline cell"
+    assert assessed, "no published summary carries an assessment"

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from conftest import POINT_IDS, POINTS
 
+from essay_code.core.assessment import ANSWERS
 from essay_code.core.stats import Estimate
 from essay_code.core.verdict import STATUSES
 from essay_code.tooling.results import REQUIRED_COLUMNS
@@ -19,14 +20,20 @@ pytestmark = pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
 
 
 def test_smoke_run_gives_tidy_records(point, smoke_runs):
-    records, estimates, verdict, charts = smoke_runs(point)
+    records, judgement, charts = smoke_runs(point)
+    estimates = judgement.estimates
     assert set(REQUIRED_COLUMNS) <= set(records.columns)
     assert len(records) > 0
     assert records["seed"].nunique() >= 2, "smoke should still compare seeds"
     assert point.module.KEY in estimates
     assert all(isinstance(est, Estimate) for est in estimates.values())
     assert all(est.low <= est.value <= est.high for est in estimates.values())
-    assert verdict.status in STATUSES
+    assert judgement.verdict.status in STATUSES
+    if hasattr(point.module, "assess"):
+        fields = judgement.assessment
+        assert {"robustness", "convergence", "tuning"} <= set(fields)
+        assert fields["intrinsic_or_engineering"] in ANSWERS
+        assert 1 <= len(fields["robustness"]["axes"]) <= 3
 
 
 def test_same_seed_same_records(point, smoke_runs):
@@ -60,7 +67,7 @@ def _walk(node):
 
 
 def test_charts_show_uncertainty_and_have_tooltips(point, smoke_runs):
-    charts = smoke_runs(point)[3]
+    charts = smoke_runs(point)[2]
     assert charts, "a point needs at least one chart"
     for name, chart in charts.items():
         marks, has_tooltip = _marks_and_tooltips(chart.to_dict())
