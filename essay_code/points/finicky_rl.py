@@ -54,6 +54,7 @@ KEY = "agent_cv"
 A2C = "a2c"
 LQR = "lqr"
 REPORTED, SELECTION = "reported", "selection"
+SELECTION_COLUMN = "split"  # selection seeds are listed apart in summary.json
 
 # CartPole-v1 constants (gymnasium/envs/classic_control/cartpole.py).
 GRAVITY = 9.8

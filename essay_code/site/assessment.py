@@ -20,7 +20,7 @@ ANSWER_TEXT = {
     ),
     "persists": (
         "**it persists**: plain deep learning fails at every budget tried, and no "
-        "fix closes the gap"
+        "fix arm (where the point has one) closes the gap"
     ),
     "no-failure": "**no failure to explain**: plain deep learning does not fail here",
     "undecided": "**undecided**: the data here do not settle it",

@@ -132,6 +132,10 @@ def provenance_table(summary: dict) -> str:
     rows = [
         ("profile", safe(summary["profile"])),
         ("seeds", safe(", ".join(map(str, summary["seeds"])))),
+        (
+            "selection seeds",
+            safe(", ".join(map(str, summary.get("selection_seeds", []))) or "none"),
+        ),
         ("device", safe(prov["device"])),
         ("threads", safe(prov.get("torch_threads", "?"))),
         ("precision", safe(precision or "not recorded")),

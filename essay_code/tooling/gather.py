@@ -107,7 +107,7 @@ def check_schema(summary: dict) -> None:
     extra = sorted(set(summary) - set(SUMMARY_TYPES))
     if extra:
         raise ResultsError(f"summary.json has unexpected fields {extra}")
-    optional = set(ASSESSMENT_FIELDS) | {"rounding_noise"}
+    optional = set(ASSESSMENT_FIELDS) | {"rounding_noise", "selection_seeds"}
     missing = sorted(set(SUMMARY_TYPES) - optional - set(summary))
     if missing:
         raise ResultsError(f"summary.json lacks the fields {missing}")

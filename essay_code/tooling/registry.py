@@ -29,9 +29,12 @@ core.guard_training (a "holds" with an unconverged deep-learning arm becomes
 "inconclusive: under-trained") and stores convergence, robustness, tuning and
 intrinsic_or_engineering (tweet 19's question) in summary.json.
 
-Optional: NEEDS_FLOAT64 = True (the point computes in float64, so `--device auto`
-skips Apple's MPS, which has none) and ALLOW_TF32 = True (the point measures TF32
-itself; every other point runs with TF32 off, and the provenance records it).
+Optional: SELECTION_COLUMN = "<column>" (rows whose value there is "selection"
+come from seeds used only to choose settings; summary.json lists them apart from
+the published seeds), NEEDS_FLOAT64 = True (the point computes in float64, so
+`--device auto` skips Apple's MPS, which has none) and ALLOW_TF32 = True (the
+point measures TF32 itself; every other point runs with TF32 off, and the
+provenance records it).
 
 A point imports only the standard library, third-party packages and `essay_code.core`
 (never a core submodule, the tooling or another point; tests/test_imports.py). A

@@ -59,6 +59,8 @@ ASSESSMENT_FIELDS = {
 SUMMARY_TYPES |= ASSESSMENT_FIELDS
 # Written by a default-profile run (tooling/rounding.py); optional.
 SUMMARY_TYPES["rounding_noise"] = dict
+# Seeds a point chose its settings on (SELECTION_COLUMN); optional.
+SUMMARY_TYPES["selection_seeds"] = list
 FIELD_TYPES = {
     ("verdict", "status"): str,
     ("verdict", "reason"): str,

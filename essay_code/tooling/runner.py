@@ -144,7 +144,7 @@ def run_point(
         "tweets": list(point.tweets),
         "profile": profile,
         "config": config_mod.config_to_json(config),
-        "seeds": sorted(int(seed) for seed in records["seed"].unique()),
+        **seed_fields(point, records),
         "key": point.module.KEY,
         **judgement.summary_fields(),
         "charts": sorted(charts),
@@ -175,6 +175,21 @@ def run_point(
         f"{verdict.status}: {verdict.reason} ({wall:.1f} s)",
         written,
     )
+
+
+def seed_fields(point: Point, records) -> dict:
+    """The seeds the published numbers come from; a point that chooses its settings
+    on separate selection seeds marks their rows "selection" in its
+    SELECTION_COLUMN, and those are listed apart."""
+    column = getattr(point.module, "SELECTION_COLUMN", None)
+    chosen_on = (
+        records[column] == "selection" if column else records["seed"] != records["seed"]
+    )
+    fields = {"seeds": sorted(int(s) for s in records.loc[~chosen_on, "seed"].unique())}
+    if chosen_on.any():
+        selection = records.loc[chosen_on, "seed"].unique()
+        fields["selection_seeds"] = sorted(int(s) for s in selection)
+    return fields
 
 
 def rounding_check(point: Point, ctx: RunContext) -> dict:
