@@ -50,7 +50,10 @@ def test_committed_results_are_fresh(point):
 def test_committed_results_are_the_default_profile(point):
     summary = load_summary(point.slug)
     assert summary["profile"] == "default"
-    assert len(summary["seeds"]) >= 5
+    # At least 10 seeds once a point is assessed (issue 12's framework); a fit to a
+    # table of datasheets has no seeds to speak of.
+    least = 10 if hasattr(point.module, "assess") else 5
+    assert point.slug == "hardware-trend" or len(summary["seeds"]) >= least
     # The budget is 3 minutes of process CPU on 2 cores. Wall time says it on a quiet
     # machine; on a busy one the process's own CPU time (all threads) is the honest
     # measure.
@@ -60,7 +63,9 @@ def test_committed_results_are_the_default_profile(point):
         f"{prov['cpu_seconds']} s CPU"
     )
     records = load_records(point.slug)
-    assert sorted(records["seed"].unique()) == summary["seeds"]
+    every = summary["seeds"] + summary.get("selection_seeds", [])
+    assert sorted(records["seed"].unique()) == sorted(every)
+    assert not set(summary["seeds"]) & set(summary.get("selection_seeds", []))
     for name in summary["charts"]:
         for suffix in (".vl.json", ".light.svg", ".dark.svg"):
             assert (RESULTS_ROOT / point.slug / "charts" / f"{name}{suffix}").exists()
@@ -92,12 +97,14 @@ def test_summary_carries_title_tweets_and_the_key_threshold(point):
 
 
 @pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
-def test_verdict_follows_from_the_committed_estimates(point):
-    from essay_code.core.stats import Estimate
+def test_summary_follows_from_the_committed_records(point):
+    """What gather checks of an artifact holds for the committed results too: the
+    estimates, verdict and assessment are what this code makes of records.csv."""
+    from essay_code.tooling.judge import judge
 
     summary = load_summary(point.slug)
-    estimates = {k: Estimate.from_json(v) for k, v in summary["estimates"].items()}
-    assert point.module.verdict(estimates).to_json() == summary["verdict"]
+    for name, value in judge(point, load_records(point.slug)).summary_fields().items():
+        assert summary.get(name) == value, f"{name} does not follow from the records"
 
 
 @pytest.mark.parametrize("point", POINTS, ids=POINT_IDS)
@@ -115,6 +122,9 @@ def test_point_page_quotes_its_tweets_and_uses_its_results(point):
     assert f"{{{{ {point.slug}.provenance }}}}" in page
     assert f"{{{{ {point.slug}.history }}}}" in page
     assert VALUE_MARKER.search(page)
+    if hasattr(point.module, "assess"):
+        for name in ("intrinsic_or_engineering", "robustness", "convergence", "tuning"):
+            assert f"{{{{ {point.slug}.{name} }}}}" in page, f"{name} is not shown"
     assert f"notebooks/{point.slug}.py" in page, "the page must link its notebook"
 
 
