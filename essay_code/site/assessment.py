@@ -58,27 +58,63 @@ def value_text(value, safe) -> str:
 
 
 def robustness_table(robustness: dict, safe, badge, summary: dict) -> str:
+    """Two axes: a grid of badges (rows the first axis, columns the second); one or
+    three: a list. The reason of every cell follows in a collapsed block."""
     label = robustness["label"]
     headline = robustness["headline"]
-    summary_line = (
+    lead = (
         "**Robust**: every cell of the map gives the headline verdict."
         if label == "robust"
         else f"**The verdict {safe(label)}**: the cells below differ, so read the "
         "headline with the choice it was made at."
     )
+    axes = robustness["axes"]
+    cells = robustness["cells"]
+    two = len(axes) == 2
     rows = [
-        summary_line,
+        lead,
         "",
+        *(grid(axes, cells, headline, safe, badge) if two else []),
+    ]
+    reasons = [
         "| setting | verdict | why |",
         "|---|---|---|",
+        *(
+            f"| {setting_text(c['setting'], safe)}"
+            f"{' (headline)' if c['setting'] == headline else ''} | "
+            f"{badge(c['status'])} | {safe(c['reason'])} |"
+            for c in cells
+        ),
     ]
-    for cell in robustness["cells"]:
-        mark = " (headline)" if cell["setting"] == headline else ""
-        rows.append(
-            f"| {setting_text(cell['setting'], safe)}{mark} | "
-            f"{badge(cell['status'])} | {safe(cell['reason'])} |"
-        )
-    return "\n".join(rows)
+    if not two:
+        return "\n".join(rows + reasons)
+    return "\n".join(
+        rows
+        + ["", '??? note "Why each cell says what it says"', ""]
+        + ["    " + line for line in reasons]
+    )
+
+
+def grid(axes: dict, cells: list, headline: dict, safe, badge) -> list[str]:
+    (row_axis, row_values), (col_axis, col_values) = axes.items()
+    status = {
+        (repr(c["setting"].get(row_axis)), repr(c["setting"].get(col_axis))): c
+        for c in cells
+    }
+    header = f"| {safe(row_axis)} ↓ {safe(col_axis)} → | " + " | ".join(
+        value_text(v, safe) for v in col_values
+    )
+    lines = [header + " |", "|---" * (len(col_values) + 1) + "|"]
+    for row in row_values:
+        entries = []
+        for col in col_values:
+            cell = status.get((repr(row), repr(col)))
+            mark = ""
+            if cell and cell["setting"] == headline:
+                mark = " **(headline)**"
+            entries.append(badge(cell["status"]) + mark if cell else "-")
+        lines.append(f"| {value_text(row, safe)} | " + " | ".join(entries) + " |")
+    return lines
 
 
 def convergence_table(records: list, safe, badge, summary: dict) -> str:
