@@ -51,6 +51,8 @@ def test_guard_turns_holds_into_under_trained():
     assert guard_training(HOLDS, [done]) == HOLDS
     refuted = Verdict("refuted", "fine", "rule")
     assert guard_training(refuted, [unconverged]) == refuted
+    mitigated = Verdict("mitigated", "the fix closes it", "rule")
+    assert guard_training(mitigated, [unconverged]).status == "inconclusive"
 
 
 def _rule(table):
@@ -103,7 +105,7 @@ def test_no_published_holds_rests_on_an_under_trained_arm():
         if records is None:
             continue
         assessed += 1
-        if summary["verdict"]["status"] == "holds":
+        if summary["verdict"]["status"] in ("holds", "mitigated"):
             unconverged = [r["arm"] for r in records if not r["converged"]]
             assert not unconverged, f"{folder.parent.name}: {unconverged}"
         headline = summary["robustness"]["headline"]

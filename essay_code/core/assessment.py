@@ -1,8 +1,9 @@
 """Can a critical reader dismiss the verdict in one sentence? What answers them.
 
 - "You didn't train it": a Convergence record per deep-learning arm (its validation
-  metric at 3 or more budgets). guard_training() turns a "holds" into
-  "inconclusive (under-trained)" while any deep-learning arm still improves.
+  metric at 3 or more budgets). guard_training() turns a "holds" or "mitigated"
+  (both say plain deep learning fails) into "inconclusive (under-trained)" while
+  any deep-learning arm still improves.
 - "You picked that setting": a Robustness map, the point's own rule evaluated at
   every combination of the 1-3 design choices its verdict could hinge on
   (multiverse analysis, Steegen et al. 2016; specification curves, Simonsohn et al.
@@ -110,11 +111,16 @@ def converged_by_construction(arm: str, metric: str, note: str) -> Convergence:
     return Convergence(arm, metric, (), (), None, 0.0, True, note)
 
 
+# The statuses that say plain deep learning fails ("mitigated": it fails, and the
+# fix arm closes the gap): neither may stand on an arm that was still improving.
+FAILURE_STATUSES = ("holds", "mitigated")
+
+
 def guard_training(verdict: Verdict, records: Sequence[Convergence]) -> Verdict:
-    """A "holds" (deep learning fails) needs every deep-learning arm converged;
-    otherwise the verdict is "inconclusive" and says "under-trained"."""
+    """A verdict that deep learning fails ("holds" or "mitigated") needs every
+    deep-learning arm converged; otherwise it is "inconclusive: under-trained"."""
     unconverged = [c for c in records if not c.converged]
-    if verdict.status != "holds" or not unconverged:
+    if verdict.status not in FAILURE_STATUSES or not unconverged:
         return verdict
     still = "; ".join(
         f"{c.arm} still gains {c.last_doubling_gain.text()} in {c.metric} over its "
@@ -124,9 +130,11 @@ def guard_training(verdict: Verdict, records: Sequence[Convergence]) -> Verdict:
     )
     return Verdict(
         "inconclusive",
-        f"under-trained: {still}. The rule alone would say holds: {verdict.reason}",
-        f"{verdict.rule} A 'holds' also needs every deep-learning arm converged "
-        "(its gain over the last doubling of budget below the declared tolerance).",
+        f"under-trained: {still}. The rule alone would say {verdict.status}: "
+        f"{verdict.reason}",
+        f"{verdict.rule} A 'holds' or 'mitigated' (deep learning fails) also needs "
+        "every deep-learning arm converged (its gain over the last doubling of "
+        "budget below the declared tolerance).",
         verdict.thresholds,
     )
 
