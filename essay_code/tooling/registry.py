@@ -26,7 +26,8 @@ chosen) and core.robustness_map (verdict() evaluated at every cell of the 1-3
 design choices the verdict could hinge on, the training budget always one of them;
 its headline cell must agree with verdict()). The runner then applies
 core.guard_training (a "holds" or "mitigated", both saying plain deep learning
-fails, with an unconverged deep-learning arm becomes "inconclusive: under-trained") and stores convergence, robustness, tuning and
+fails, with an unconverged deep-learning arm becomes "inconclusive:
+under-trained") and stores convergence, robustness, tuning and
 intrinsic_or_engineering (tweet 19's question) in summary.json.
 
 Optional: SELECTION_COLUMN = "<column>" (rows whose value there is "selection"
