@@ -3,33 +3,32 @@
 Claim: "Training for complex models is quite unstable. Neural turing machines and
 GANs often don't train well, with heavy dependence on rand seed."
 
-What the experiment does: the standard toy test for mode collapse, a mixture of 8
-Gaussians on a ring (radius 2, standard deviation 0.02). A small GAN (two ReLU MLPs,
-the non-saturating loss, Adam) is trained from `seeds` seeds at each learning rate of
-a small grid; every (seed, learning rate) is one model in a single batched stack.
-The fix arm is the same GAN with the R1 gradient penalty on the discriminator
-(Mescheder, Geiger, Nowozin 2018), trained from the same seeds and sample streams.
-The classical arm fits a Gaussian mixture (8 components) by EM to a fixed sample from
-the same ring. Every arm is scored on fresh samples from the fitted model: the modes
-it covers (a mode counts when >= 1% of the samples lie within 3 sigma of it) and its
-share of high-quality samples (within 3 sigma of some mode), per seed.
+The standard toy test for mode collapse: 8 Gaussians on a ring (radius 2, standard
+deviation 0.02). A small GAN (two ReLU MLPs, non-saturating loss, Adam) and the same
+GAN with the R1 penalty (Mescheder, Geiger, Nowozin 2018) face a Gaussian mixture
+fitted by EM. Each arm chooses its one free setting (a GAN its learning rate, EM its
+number of components) on selection seeds; fresh confirmatory seeds then run each
+arm's choice once and the verdict reads only them, so the luck that made a setting
+win (the winner's curse) does not flatter it. All GANs of a phase train as one
+batched model, with an Adam that takes one learning rate per model.
 
-What it does not show: one tiny architecture, one data set whose shape EM's model
-family contains exactly (the fairest possible case for EM, the hardest test of the
-GAN's stability), a short training budget, and one stabiliser with one penalty weight.
-Neural Turing machines are not tested. It says nothing about GANs on images, where
-EM is no competitor at all.
+Metrics, on fresh samples at checkpoints through training (the budget axis): high
+quality (within 3 sigma of a mode, VEEGAN's definition, Srivastava et al. 2017);
+modes covered (>= 1% of the samples within 3 sigma, chosen here; the map also reads
+VEEGAN's one-sample rule); persistent collapse (<= 2 modes at every checkpoint).
 
-References: Metz, Poole, Pfau, Sohl-Dickstein 2017 (unrolled GANs, the ring of
-Gaussians); Srivastava et al. 2017 (VEEGAN: modes covered and high-quality samples on
-the ring); Lucic et al. 2018 ("Are GANs created equal?"); Mescheder, Geiger, Nowozin
-2018 (R1); Collier & Beel 2018 (NTM implementations).
+Not shown: other architectures, data EM's family cannot fit, longer budgets than a
+CPU affords, other stabilisers, neural Turing machines, GANs on images.
+
+References: Metz et al. 2017 (unrolled GANs, the ring); Srivastava et al. 2017
+(VEEGAN); Lucic et al. 2018 ("Are GANs created equal?"); Mescheder et al. 2018 (R1);
+Collier & Beel 2018 (NTM implementations).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import altair as alt
 import numpy as np
@@ -56,8 +55,25 @@ ARM_LABELS = {
     FIX: "GAN + R1 penalty",
     EM: "Gaussian mixture (EM)",
 }
-MODES_METRIC = "modes_covered"
+PREFIX = {GAN: "gan", FIX: "fix", EM: "em"}
+SELECTION, CONFIRMATORY = "selection", "confirmatory"
+SELECTION_COLUMN = "seed_set"  # selection seeds are listed apart in summary.json
+# Selection seeds are numbered from here, so they never meet the confirmatory seeds
+# 0 .. seeds-1, however many seeds a run asks for.
+SELECTION_SEED_BASE = 10_000
+
+MODES_METRIC = "modes_covered"  # modes with >= COVERED_MIN_SHARE of the samples
+MODES_ANY_METRIC = "modes_covered_any"  # modes with >= 1 high-quality sample (VEEGAN)
 QUALITY_METRIC = "high_quality_pct"
+LOGLIK_METRIC = "val_loglik"  # EM's selection score, per sample
+
+# A mode is covered when at least this share of the samples lie within 3 sigma of it.
+# Chosen here, because VEEGAN's rule (one high-quality sample) counts a mode that a
+# generator only grazes with a few stray points; 1% is a twelfth of a mode's fair
+# share (1/8). The robustness map also reads VEEGAN's rule.
+COVERED_MIN_SHARE = 0.01
+RULES = {"1% of samples": MODES_METRIC, "1 sample (VEEGAN)": MODES_ANY_METRIC}
+HEADLINE_RULE = "1% of samples"
 
 # Verdict thresholds, fixed before any run, not tuned.
 HOLDS_MAX_MEAN_MODES = 7.0  # the GAN averages fewer modes than this ...
@@ -68,55 +84,86 @@ EM_MIN_SHARE_ALL = 0.9  # EM must cover all modes in 9 of 10 seeds
 REFUTED_MIN_SHARE_ALL = 0.8  # the GAN covers all modes in 8 of 10 seeds ...
 REFUTED_MIN_QUALITY = 80.0  # ... with this % of high-quality samples
 
-# Independent random streams per seed; GAN arms share them, so they are paired.
-STREAM_TRAIN, STREAM_EVAL, STREAM_EM = range(3)
+# Persistent collapse: a seed at <= this many modes at every checkpoint of its run.
+# Chosen here, because two of eight modes is a collapse under any reading, and "at
+# every checkpoint" tells a seed that is stuck from one that is slow or hopping.
+COLLAPSE_MAX_MODES = 2
+# Converged: the mean gain in modes covered over the last doubling of training is
+# below this. Chosen here, because half a mode is a third of the spread threshold
+# (1.5 modes) and half the step from the holds threshold (7) to full coverage (8): a
+# GAN still gaining more than that per doubling could cross the rule's thresholds
+# with more training.
+CONVERGENCE_TOLERANCE = 0.5
 
-# Host syncs in a smoke run: the checkpoints' scores and final samples, and the EM
-# arm's. The rest are torch Adam's reads of its step counter, which it keeps on
-# the CPU (capturable off), so on a GPU they never wait for the device.
-HOST_SYNC_BUDGET = 28
+# Independent random streams per seed; GAN arms share them, so they are paired.
+STREAM_TRAIN, STREAM_EVAL, STREAM_EM, STREAM_EM_VALIDATION = range(4)
+DRAW_CHUNK = 50  # training steps of data a seed's stream draws at once
+
+# Host syncs in a smoke run, none per training step: per GAN phase 3 constants
+# copied once (model -> seed index, learning rates, R1 weights) and all its
+# checkpoints' scores read back at once (.cpu, .tolist), 2 x (3 + 2); the final
+# samples, 2; EM on the CPU (sklearn), 2 numpy reads per fit (training and
+# validation sample) and per phase one copy and one read, 2 x 4 + 2 x 2.
+HOST_SYNC_BUDGET = 24
 
 
 @dataclass(frozen=True)
 class Config:
-    seeds: int = 10  # independent initialisations and sample streams per setting
-    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)  # Adam learning rate (G and D alike)
-    steps: int = 3000  # discriminator + generator updates per GAN
-    batch_size: int = 64  # real and generated samples per update
-    hidden: int = 64  # width of the two hidden layers of G and of D
+    seeds: int = 20  # confirmatory seeds 0..seeds-1: each arm once, at its choice
+    selection_seeds: int = 10  # seeds 10000.. on which each arm's setting is chosen
+    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)  # Adam learning rates (G and D alike)
+    steps: int = 5000  # discriminator + generator updates: the longest budget
+    batch_size: int = 32  # real and generated samples per update
+    hidden: int = 32  # width of the two hidden layers of G and of D
     latent: int = 16  # dimension of the generator's Gaussian noise
     beta1: float = 0.5  # Adam beta1, the usual GAN setting (Radford et al. 2016)
     beta2: float = 0.999  # Adam beta2, PyTorch's default
     r1_gamma: float = 1.0  # weight of the R1 penalty (gamma/2 * |grad D(real)|^2)
-    eval_every: int = 250  # steps between checkpoints of the coverage curve
-    eval_samples: int = 2000  # generated samples scored per model and checkpoint
-    em_samples: int = 2000  # training sample EM is fitted to, per seed
+    eval_every: int = 250  # steps between checkpoints (divides steps / 4)
+    eval_samples: int = 1000  # generated samples scored per model and checkpoint
+    em_samples: int = 2000  # EM's training sample per seed, and its validation one
+    em_components: tuple[int, ...] = (6, 8, 10, 12)  # mixture sizes EM searches
     radius: float = 2.0  # radius of the ring of modes
     sigma: float = 0.02  # standard deviation of each mode
     modes: int = 8  # number of Gaussians on the ring
-    scatter_seeds: int = 5  # seeds whose samples the scatter chart shows
+    scatter_seeds: int = 5  # confirmatory seeds whose samples the scatter shows
     scatter_samples: int = 64  # samples stored per model for the scatter chart
 
 
 PROFILES = {
     "smoke": {
         "seeds": 2,
-        "lrs": (1e-3,),
-        "steps": 20,
+        "selection_seeds": 2,
+        "lrs": (1e-3, 1e-2),
+        "steps": 40,
+        "hidden": 16,
         "eval_every": 10,
         "eval_samples": 200,
         "em_samples": 400,
+        "em_components": (8,),
         "scatter_seeds": 2,
         "scatter_samples": 8,
     },
     "full": {
-        "seeds": 20,
-        "lrs": (3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
-        "steps": 10000,
-        "hidden": 128,
+        "seeds": 40,
+        "selection_seeds": 20,
+        "lrs": (3e-4, 1e-3, 3e-3, 1e-2),
+        "steps": 16000,
+        "hidden": 64,
         "batch_size": 256,
+        "eval_every": 500,
+        "eval_samples": 2500,
     },
 }
+
+
+def selection_seed_ids(cfg: Config) -> list[int]:
+    return [SELECTION_SEED_BASE + index for index in range(cfg.selection_seeds)]
+
+
+def map_budgets(steps: int) -> list[int]:
+    """The training budgets of the robustness map: a quarter, half and all."""
+    return [steps // 4, steps // 2, steps]
 
 
 # ---------------------------------------------------------------- data
@@ -152,47 +199,47 @@ def stream(seed: int, kind: int, device: torch.device | str = "cpu") -> torch.Ge
 # ---------------------------------------------------------------- metrics
 
 
-def coverage(samples: torch.Tensor, cfg: Config) -> tuple[torch.Tensor, torch.Tensor]:
-    """Modes covered and % high-quality samples: samples [..., n, 2] -> two [...].
-
-    A sample is high quality when it lies within 3 sigma of some mode; a mode is
-    covered when at least 1% of all samples lie within 3 sigma of it (VEEGAN's
-    measure, Srivastava et al. 2017).
-    """
+def coverage(samples: torch.Tensor, cfg: Config) -> torch.Tensor:
+    """samples [..., n, 2] -> [3, ...]: modes covered (>= COVERED_MIN_SHARE of the
+    samples within 3 sigma), modes covered by VEEGAN's rule (>= 1 such sample) and
+    the % of high-quality samples (within 3 sigma of some mode). The modes are ~1.5
+    apart and 3 sigma is 0.06, so "within 3 sigma" is "nearest to that mode"."""
     centres = mode_centres(cfg).to(samples.device)
     distance = torch.linalg.vector_norm(
         samples[..., :, None, :] - centres, dim=-1
     )  # [..., n, modes]
-    near = distance <= 3 * cfg.sigma
-    modes = (near.float().mean(dim=-2) >= 0.01).sum(dim=-1)
-    quality = 100.0 * near.any(dim=-1).float().mean(dim=-1)
-    return modes, quality
+    near = (distance <= 3 * cfg.sigma).float()
+    share = near.mean(dim=-2)  # [..., modes]
+    modes = (share >= COVERED_MIN_SHARE).sum(dim=-1).float()
+    modes_any = (share > 0).sum(dim=-1).float()
+    quality = 100.0 * near.amax(dim=-1).mean(dim=-1)
+    return torch.stack([modes, modes_any, quality])
+
+
+SCORES = (MODES_METRIC, MODES_ANY_METRIC, QUALITY_METRIC)  # coverage()'s rows
+
+
+def persistent_collapse(trace, max_modes: int = COLLAPSE_MAX_MODES) -> np.ndarray:
+    """trace [seeds, checkpoints] of modes covered -> [seeds] bool: the seed never
+    rose above max_modes at any checkpoint."""
+    return np.asarray(trace, dtype=float).max(axis=-1) <= max_modes
 
 
 # ---------------------------------------------------------------- the GAN
 
 
 class GanPair(nn.Module):
-    """Generator and discriminator built together, so one seed fixes both inits."""
+    """Generator and discriminator built together, so one seed fixes both inits:
+    ReLU MLPs with two hidden layers (core.mlp)."""
 
     def __init__(self, latent: int, hidden: int) -> None:
         super().__init__()
-        self.generator = mlp(latent, hidden, 2)
-        self.discriminator = mlp(2, hidden, 1)
-
-
-def mlp(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Linear(inputs, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, hidden),
-        nn.ReLU(),
-        nn.Linear(hidden, outputs),
-    )
+        self.generator = core.mlp([latent, hidden, hidden, 2])
+        self.discriminator = core.mlp([2, hidden, hidden, 1])
 
 
 def stacked_mlp(params: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """mlp() for a stack of models: params '<i>.weight' [models, out, in],
+    """core.mlp for a stack of models: params '<i>.weight' [models, out, in],
     '<i>.bias' [models, out]; x [models, batch, in] -> [models, batch, out].
 
     Plain baddbmm rather than vmap: same numbers, faster for such small layers.
@@ -216,195 +263,270 @@ def split_pair(params: dict[str, torch.Tensor], part: str) -> dict[str, torch.Te
     }
 
 
-def init_gans(
-    cfg: Config, seeds: list[int], device: torch.device
-) -> list[dict[str, torch.Tensor]]:
-    """One stacked GanPair per learning rate; seed s starts identically in each."""
-    return [
-        core.stack_seeded(lambda: GanPair(cfg.latent, cfg.hidden), seeds, device)[1]
-        for _ in cfg.lrs
-    ]
+class StackedAdam:
+    """torch.optim.Adam's update (no weight decay) for a stack of models with one
+    learning rate per model. A learning rate cannot be folded into the loss, because
+    Adam's step does not scale with the gradient; a test checks this against
+    torch.optim.Adam. Multi-tensor (foreach) ops: on a GPU a few fused kernels per
+    step rather than a few per parameter."""
+
+    def __init__(self, params: dict, lrs: torch.Tensor, betas, eps: float = 1e-8):
+        self.params = list(params.values())
+        self.betas, self.eps, self.count = betas, eps, 0
+        self.lrs = [lrs.reshape(-1, *[1] * (p.dim() - 1)) for p in self.params]
+        self.means = [torch.zeros_like(p) for p in self.params]
+        self.squares = [torch.zeros_like(p) for p in self.params]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.count += 1
+        beta1, beta2 = self.betas
+        grads = [param.grad for param in self.params]
+        torch._foreach_lerp_(self.means, grads, 1 - beta1)
+        torch._foreach_mul_(self.squares, beta2)
+        torch._foreach_addcmul_(self.squares, grads, grads, value=1 - beta2)
+        denominators = torch._foreach_sqrt(self.squares)
+        torch._foreach_div_(denominators, math.sqrt(1 - beta2**self.count))
+        torch._foreach_add_(denominators, self.eps)
+        updates = torch._foreach_mul(self.means, self.lrs)
+        torch._foreach_div_(updates, denominators)
+        torch._foreach_add_(self.params, updates, alpha=-1 / (1 - beta1**self.count))
+        for param in self.params:
+            param.grad = None
 
 
-def concat(groups: list[dict[str, torch.Tensor]], part: str) -> dict[str, torch.Tensor]:
-    """Learning-rate groups side by side: [lrs * seeds, ...] per parameter."""
-    parts = [split_pair(group, part) for group in groups]
-    return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+Model = tuple[str, float, int]  # (arm, learning rate, seed)
 
 
-def train_gans(
-    cfg: Config,
-    r1_gamma: float,
-    ctx: RunContext,
-    on_checkpoint=None,
-) -> list[dict[str, torch.Tensor]]:
-    """Train every (lr, seed) GAN of one arm as one batched model.
-
-    Model index = lr_index * seeds + seed. One Adam per network, with one parameter
-    group per learning rate: Adam's step does not scale with the gradient, so the
-    learning rate cannot be folded into the loss. on_checkpoint(step, groups) is
-    called every cfg.eval_every steps.
-    """
+def train_gans(cfg: Config, models: list[Model], ctx: RunContext, on_checkpoint=None):
+    """Train every (arm, lr, seed) GAN as one batched model; returns the stacked
+    GanPair parameters. Each model starts from its seed's GanPair and draws from its
+    seed's streams, so models that share a seed are paired. on_checkpoint(step,
+    generator_params) is called every cfg.eval_every steps."""
     device = ctx.device
-    seeds = list(range(cfg.seeds))
-    groups = init_gans(cfg, seeds, device)
+    seeds = sorted({seed for *_, seed in models})
+    which = torch.tensor([seeds.index(seed) for *_, seed in models], device=device)
+    params = core.stack_seeded(
+        lambda: GanPair(cfg.latent, cfg.hidden), [seed for *_, seed in models], device
+    )[1]
+    gen, disc = split_pair(params, "generator"), split_pair(params, "discriminator")
+    lrs = torch.tensor([lr for _, lr, _ in models], device=device)
+    gammas = torch.tensor(
+        [cfg.r1_gamma if arm == FIX else 0.0 for arm, *_ in models], device=device
+    )
+    penalised = cfg.r1_gamma > 0 and any(arm == FIX for arm, *_ in models)
     betas = (cfg.beta1, cfg.beta2)
-    optimizers = {
-        part: torch.optim.Adam(
-            [
-                {"params": list(split_pair(group, part).values()), "lr": lr}
-                for group, lr in zip(groups, cfg.lrs, strict=True)
-            ],
-            betas=betas,
-        )
-        for part in ("generator", "discriminator")
-    }
-    # The training streams draw on the device, so a step copies nothing from the
-    # host (on the CPU these are the same generators as plain CPU ones).
+    step_gen, step_disc = StackedAdam(gen, lrs, betas), StackedAdam(disc, lrs, betas)
+    # The streams draw on the device, so a step copies nothing from the host; each
+    # seed draws DRAW_CHUNK steps of data at once (three calls, not three per step).
     generators = [stream(seed, STREAM_TRAIN, device) for seed in seeds]
     centres = mode_centres(cfg).to(device)
-    copies = len(cfg.lrs)
-
-    def draw(make) -> torch.Tensor:
-        # Each seed's draws come from its own stream; every lr sees the same ones.
-        per_seed = torch.stack([make(g) for g in generators])  # [seeds, batch, d]
-        return per_seed.repeat(copies, 1, 1)  # [lrs * seeds, batch, d]
-
     batch = cfg.batch_size
 
-    def latent(g: torch.Generator) -> torch.Tensor:
-        return torch.randn(batch, cfg.latent, generator=g, device=device)
+    def chunk(steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per seed: real [seeds, steps, batch, 2], noise [seeds, steps, 2, batch,
+        latent] (the discriminator's and the generator's)."""
+        real, noise = [], []
+        for g in generators:
+            ring = sample_ring(cfg, steps * batch, g, centres)
+            real.append(ring.view(steps, batch, 2))
+            shape = (steps, 2, batch, cfg.latent)
+            noise.append(torch.randn(shape, generator=g, device=device))
+        return torch.stack(real), torch.stack(noise)
 
     for step in ctx.progress(range(1, cfg.steps + 1), total=cfg.steps, desc="gan"):
-        real = draw(lambda g: sample_ring(cfg, batch, g, centres))
-        noise_d = draw(latent)
-        noise_g = draw(latent)
+        offset = (step - 1) % DRAW_CHUNK
+        if offset == 0:
+            reals, noises = chunk(min(DRAW_CHUNK, cfg.steps - step + 1))
+        # [models, batch, d]: each seed's draw, given to every model of that seed.
+        real, noise = reals[which, offset], noises[which, offset]
+        noise_d, noise_g = noise[:, 0], noise[:, 1]
 
         # Discriminator step; summed over models, each gets its own gradient.
-        gen, disc = concat(groups, "generator"), concat(groups, "discriminator")
         with torch.no_grad():
             fake = stacked_mlp(gen, noise_d)
-        real.requires_grad_(r1_gamma > 0)
+        real.requires_grad_(penalised)
         logit_real = stacked_mlp(disc, real).squeeze(-1)  # [models, batch]
         logit_fake = stacked_mlp(disc, fake).squeeze(-1)
         loss_d = (F.softplus(-logit_real) + F.softplus(logit_fake)).mean(dim=1)
-        if r1_gamma > 0:
+        if penalised:
             (grad_real,) = torch.autograd.grad(
                 logit_real.sum(), real, create_graph=True
             )  # [models, batch, 2]; sums over samples do not mix models
-            loss_d = loss_d + r1_gamma / 2 * grad_real.pow(2).sum(-1).mean(dim=1)
-        optimizers["discriminator"].zero_grad(set_to_none=True)
+            loss_d = loss_d + gammas / 2 * grad_real.pow(2).sum(-1).mean(dim=1)
         loss_d.sum().backward()
-        optimizers["discriminator"].step()
+        step_disc.step()
 
         # Generator step, non-saturating loss, against the updated discriminator.
-        gen = concat(groups, "generator")
-        disc = {name: v.detach() for name, v in concat(groups, "discriminator").items()}
-        logit = stacked_mlp(disc, stacked_mlp(gen, noise_g)).squeeze(-1)
-        optimizers["generator"].zero_grad(set_to_none=True)
+        frozen = {name: value.detach() for name, value in disc.items()}
+        logit = stacked_mlp(frozen, stacked_mlp(gen, noise_g)).squeeze(-1)
         F.softplus(-logit).mean(dim=1).sum().backward()
-        optimizers["generator"].step()
+        step_gen.step()
 
-        if on_checkpoint is not None and (
-            step % cfg.eval_every == 0 or step == cfg.steps
-        ):
-            on_checkpoint(step, groups)
-    return groups
+        if on_checkpoint is not None and step % cfg.eval_every == 0:
+            on_checkpoint(step, gen)
+    return params
 
 
-def generate(
-    cfg: Config, groups: list[dict[str, torch.Tensor]], n: int, device: torch.device
-) -> torch.Tensor:
-    """[lrs * seeds, n, 2] samples; each seed's noise is fixed across checkpoints."""
-    noise = torch.stack(
+def eval_noise(cfg: Config, models: list[Model], device) -> torch.Tensor:
+    """[models, eval_samples, latent]: each seed's evaluation noise, the same at
+    every checkpoint and for every model of that seed."""
+    seeds = sorted({seed for *_, seed in models})
+    per_seed = torch.stack(
         [
-            torch.randn(n, cfg.latent, generator=stream(seed, STREAM_EVAL))
-            for seed in range(cfg.seeds)
+            torch.randn(cfg.eval_samples, cfg.latent, generator=stream(s, STREAM_EVAL))
+            for s in seeds
         ]
-    ).repeat(len(groups), 1, 1)
-    with torch.no_grad():
-        return stacked_mlp(concat(groups, "generator"), noise.to(device))
+    )
+    return per_seed[[seeds.index(seed) for *_, seed in models]].to(device)
 
 
 # ---------------------------------------------------------------- EM
 
 
-def fit_em(cfg: Config, seed: int) -> np.ndarray:
-    """Samples [eval_samples, 2] from an 8-component GMM fitted by EM (sklearn's
-    defaults: k-means initialisation, one initialisation, full covariances)."""
-    train = sample_ring(cfg, cfg.em_samples, stream(seed, STREAM_EM)).double().numpy()
-    model = GaussianMixture(n_components=cfg.modes, random_state=seed).fit(train)
+def fit_em(cfg: Config, seed: int, components: int) -> tuple[np.ndarray, float]:
+    """Fit a GMM by EM (sklearn's defaults: k-means initialisation, one start, full
+    covariances) to the seed's training sample: (samples [eval_samples, 2], mean
+    log-likelihood of a separate validation sample)."""
+    train = sample_ring(cfg, cfg.em_samples, stream(seed, STREAM_EM))
+    validation = sample_ring(cfg, cfg.em_samples, stream(seed, STREAM_EM_VALIDATION))
+    model = GaussianMixture(n_components=components, random_state=seed)
+    model.fit(train.double().numpy())
     samples, _component = model.sample(cfg.eval_samples)
     # sample() returns the draws grouped by component; shuffle for the scatter.
-    return np.random.default_rng(seed).permutation(samples)
+    shuffled = np.random.default_rng(seed).permutation(samples)
+    return shuffled, float(model.score(validation.double().numpy()))
 
 
 # ---------------------------------------------------------------- the run
 
 
 def run(cfg: Config, ctx: RunContext) -> pd.DataFrame:
-    """Records: (seed, arm, lr, step, sample, metric, value). Metrics are
-    modes_covered and high_quality_pct per checkpoint, plus sample_x / sample_y for
-    the scatter chart. EM has no lr or step (NaN); sample is -1 on metric rows."""
+    """Records: (seed, seed_set, arm, lr, components, step, sample, metric, value).
+    Per checkpoint: modes_covered, modes_covered_any, high_quality_pct; EM adds
+    val_loglik; sample_x / sample_y are the scatter chart's. lr is NaN for EM,
+    components for the GANs, step for EM; sample is -1 on metric rows.
+
+    Selection first (every lr of both GANs, every EM size, on the selection seeds),
+    then each arm's choice (read back from these records, as summarize() reads it)
+    on the confirmatory seeds."""
+    if cfg.steps % (4 * cfg.eval_every):
+        raise ValueError("eval_every must divide steps / 4 (the map's budgets)")
     records = core.Records()
 
-    def columns(seed, arm, lr, step=math.nan, sample=-1) -> dict:
-        """Every row's columns, in the records' column order."""
-        where = {"seed": int(seed), "arm": arm, "lr": lr, "step": step}
-        return {**where, "sample": sample, "ring_modes": cfg.modes}
+    def columns(seed, seed_set, arm, lr=math.nan, components=math.nan, step=math.nan):
+        where = {"seed": int(seed), "seed_set": seed_set, "arm": arm, "lr": lr}
+        where |= {"components": components, "step": step, "sample": -1}
+        return {**where, "ring_modes": cfg.modes}
 
-    def add_scores(seed, arm, lr, step, modes, quality):
-        scores = {MODES_METRIC: modes, QUALITY_METRIC: quality}
-        records.add_many(scores, **columns(seed, arm, lr, step))
-
-    def add_scatter(seed, arm, lr, points: np.ndarray):
-        if seed >= cfg.scatter_seeds:
+    def add_scatter(points: np.ndarray, **where) -> None:
+        if where["seed"] >= cfg.scatter_seeds or where["seed_set"] != CONFIRMATORY:
             return
         for index, (x, y) in enumerate(points[: cfg.scatter_samples]):
             xy = {"sample_x": x, "sample_y": y}
-            records.add_many(xy, **columns(seed, arm, lr, sample=index))
+            records.add_many(xy, **{**where, "sample": index})
 
-    models = [(lr, seed) for lr in cfg.lrs for seed in range(cfg.seeds)]
-    for arm, gamma in ((GAN, 0.0), (FIX, cfg.r1_gamma)):
+    def gan_phase(models: list[Model], seed_set: str) -> None:
+        noise = eval_noise(cfg, models, ctx.device)
+        scored, final = [], []  # kept on the device, read back once per phase
 
-        def checkpoint(step, groups, arm=arm):
-            samples = generate(cfg, groups, cfg.eval_samples, ctx.device)
-            modes, quality = coverage(samples, cfg)
-            for index, (lr, seed) in enumerate(models):
-                add_scores(seed, arm, lr, step, modes[index], quality[index])
-            if step == cfg.steps:
-                final = samples.cpu().numpy()
-                for index, (lr, seed) in enumerate(models):
-                    add_scatter(seed, arm, lr, final[index])
+        def checkpoint(step: int, gen: dict) -> None:
+            with torch.no_grad():
+                samples = stacked_mlp(gen, noise)
+            scored.append(coverage(samples, cfg))  # [3, models]
+            if step == cfg.steps and seed_set == CONFIRMATORY:
+                final.append(samples[:, : cfg.scatter_samples])
 
-        train_gans(cfg, gamma, ctx, checkpoint)
+        train_gans(cfg, models, ctx, checkpoint)
+        steps = range(cfg.eval_every, cfg.steps + 1, cfg.eval_every)
+        values = torch.stack(scored).transpose(1, 2).cpu().tolist()  # [steps, M, 3]
+        for step, per_model in zip(steps, values, strict=True):
+            for (arm, lr, seed), scores in zip(models, per_model, strict=True):
+                where = columns(seed, seed_set, arm, lr, step=step)
+                records.add_many(dict(zip(SCORES, scores, strict=True)), **where)
+        if final:  # the confirmatory phase's last samples, for the scatter chart
+            points = final[0].cpu().numpy()
+            for (arm, lr, seed), xy in zip(models, points, strict=True):
+                add_scatter(xy, **columns(seed, seed_set, arm, lr))
 
-    for seed in ctx.progress(range(cfg.seeds), desc="em"):
-        samples = fit_em(cfg, seed)
-        modes, quality = coverage(torch.tensor(samples, dtype=torch.float32), cfg)
-        add_scores(seed, EM, math.nan, math.nan, modes, quality)
-        add_scatter(seed, EM, math.nan, samples)
+    def em_phase(seeds: list[int], sizes, seed_set: str) -> None:
+        fits = [(seed, k) for seed in seeds for k in sizes]
+        results = [fit_em(cfg, seed, k) for seed, k in ctx.progress(fits, desc="em")]
+        samples = torch.tensor(np.stack([s for s, _ in results]), dtype=torch.float32)
+        scores = coverage(samples, cfg).T.tolist()  # one read for the whole phase
+        for (seed, k), (points, loglik), values in zip(
+            fits, results, scores, strict=True
+        ):
+            where = columns(seed, seed_set, EM, components=k)
+            metrics = {**dict(zip(SCORES, values, strict=True)), LOGLIK_METRIC: loglik}
+            records.add_many(metrics, **where)
+            add_scatter(points, **where)
+
+    selection = selection_seed_ids(cfg)
+    gan_phase(
+        [(a, lr, s) for a in GAN_ARMS for lr in cfg.lrs for s in selection], SELECTION
+    )
+    em_phase(selection, cfg.em_components, SELECTION)
+    chosen = chosen_settings(records.frame())
+    confirmatory = list(range(cfg.seeds))
+    gan_phase([(a, chosen[a], s) for a in GAN_ARMS for s in confirmatory], CONFIRMATORY)
+    em_phase(confirmatory, (chosen[EM],), CONFIRMATORY)
     return records.frame()
+
+
+# ---------------------------------------------------------------- choices
+
+
+def final_step(records: pd.DataFrame) -> int:
+    return int(records.loc[records["arm"] != EM, "step"].max())
+
+
+def selection_table(records: pd.DataFrame, arm: str, metric: str) -> pd.DataFrame:
+    """Selection seeds at the last checkpoint: [seed] x lr (EM: x components)."""
+    rows = core.select(records, arm=arm, seed_set=SELECTION, metric=metric)
+    if arm == EM:
+        return core.pivot_seeds(rows, metric, "components")
+    return core.pivot_seeds(rows, metric, "lr", step=final_step(records))
+
+
+def best_lr(records: pd.DataFrame, arm: str) -> float:
+    """On the selection seeds: the lr with the most modes covered on average at the
+    last checkpoint; ties go to the higher mean % high quality, then the smaller lr."""
+    modes = selection_table(records, arm, MODES_METRIC).mean()
+    quality = selection_table(records, arm, QUALITY_METRIC).mean()
+    ranking = sorted(modes.index, key=lambda lr: (-modes[lr], -quality[lr], lr))
+    return float(ranking[0])
+
+
+def best_components(records: pd.DataFrame) -> int:
+    """On the selection seeds: the mixture size with the highest mean validation
+    log-likelihood; ties go to the smaller mixture."""
+    loglik = selection_table(records, EM, LOGLIK_METRIC).mean()
+    return int(sorted(loglik.index, key=lambda k: (-loglik[k], k))[0])
+
+
+def chosen_settings(records: pd.DataFrame) -> dict:
+    """Each arm's choice, made on the selection seeds alone."""
+    return {
+        GAN: best_lr(records, GAN),
+        FIX: best_lr(records, FIX),
+        EM: best_components(records),
+    }
 
 
 # ---------------------------------------------------------------- summary
 
 
-def final_scores(records: pd.DataFrame, arm: str, metric: str) -> pd.DataFrame:
-    """Per seed at the last checkpoint: a [seed] x lr table (EM: one column, 0)."""
-    rows = core.select(records, arm=arm, metric=metric)
-    if arm == EM:
-        return rows.set_index("seed")[["value"]].rename(columns={"value": 0.0})
-    return core.pivot_seeds(rows, metric, "lr", step=rows["step"].max())
-
-
-def best_lr(records: pd.DataFrame, arm: str) -> float:
-    """The lr with the most modes covered on average over seeds; ties go to the
-    higher mean % of high-quality samples, then to the smaller lr."""
-    modes = final_scores(records, arm, MODES_METRIC).mean()
-    quality = final_scores(records, arm, QUALITY_METRIC).mean()
-    ranking = sorted(modes.index, key=lambda lr: (-modes[lr], -quality[lr], lr))
-    return float(ranking[0])
+def gan_trace(
+    records: pd.DataFrame, arm: str, lr: float, metric: str, upto: int, chosen: dict
+) -> tuple[pd.DataFrame, str]:
+    """[seed] x step up to `upto` for one GAN arm at one lr, and the seed set read:
+    the confirmatory seeds when lr is the arm's choice (the only lr they ran), the
+    selection seeds otherwise."""
+    seed_set = CONFIRMATORY if lr == chosen[arm] else SELECTION
+    rows = core.select(records, arm=arm, seed_set=seed_set, metric=metric)
+    rows = rows[(rows["lr"] == lr) & (rows["step"] <= upto)]
+    return core.pivot_seeds(rows, metric, "step"), seed_set
 
 
 def seed_std(values, axis=-1):
@@ -424,31 +546,21 @@ def share_of_seeds(test):
     return share
 
 
-def spread_estimate(modes: np.ndarray) -> Estimate:
-    """Bootstrap CI of the across-seed std; the CI is widened to include the point
-    value, which a percentile interval of a std (biased low) can miss."""
-    spread = core.bootstrap(modes, seed_std, unit="modes", label="std (ddof=1)")
-    low, high = min(spread.low, spread.value), max(spread.high, spread.value)
-    return replace(spread, low=low, high=high)
-
-
 def arm_estimates(
-    records: pd.DataFrame, arm: str, prefix: str, cfg_modes: int
+    prefix: str, modes, quality, collapsed, all_modes: int, where: str
 ) -> dict[str, Estimate]:
-    """Headline numbers for one arm at its best lr (EM: its only setting)."""
-    lr = best_lr(records, arm) if arm != EM else 0.0
-    modes = final_scores(records, arm, MODES_METRIC)[lr].to_numpy()
-    quality = final_scores(records, arm, QUALITY_METRIC)[lr].to_numpy()
-    where = f" at lr {lr:g}" if arm != EM else ""
-    return {
+    """One arm's headline numbers from its per-seed values at one cell."""
+    estimates = {
         f"{prefix}_modes": core.bootstrap(
             modes, unit="modes", label=f"mean modes covered{where}"
         ),
-        f"{prefix}_modes_std": spread_estimate(modes),
+        f"{prefix}_modes_std": core.bootstrap(
+            modes, seed_std, unit="modes", label=f"std (ddof=1){where}"
+        ),
         f"{prefix}_share_all_modes": core.bootstrap(
             modes,
-            share_of_seeds(lambda v: v >= cfg_modes),
-            label=f"share of seeds covering all {cfg_modes} modes{where}",
+            share_of_seeds(lambda v: v >= all_modes),
+            label=f"share of seeds covering all {all_modes} modes{where}",
         ),
         f"{prefix}_share_few_modes": core.bootstrap(
             modes,
@@ -459,6 +571,65 @@ def arm_estimates(
             quality, unit="%", digits=1, label=f"mean % high-quality{where}"
         ),
     }
+    if collapsed is not None:
+        estimates[f"{prefix}_share_collapsed"] = core.bootstrap(
+            collapsed.astype(float),
+            share_of_seeds(lambda v: v > 0.5),
+            label=(
+                f"share of seeds at <= {COLLAPSE_MAX_MODES} modes at every "
+                f"checkpoint{where}"
+            ),
+        )
+    return estimates
+
+
+def estimates_at(
+    records: pd.DataFrame, steps: int, gan_lr: float, rule: str
+) -> dict[str, Estimate]:
+    """Every arm's numbers at one cell of the map: the training budget `steps`, the
+    plain GAN's learning rate `gan_lr` (the R1 GAN stays at its choice, EM at its
+    mixture size) and the mode-coverage rule. summarize() is the headline cell."""
+    chosen = chosen_settings(records)
+    all_modes = int(records["ring_modes"].iloc[0])
+    metric = RULES[rule]
+    estimates = {}
+    for arm, lr in ((GAN, gan_lr), (FIX, chosen[FIX])):
+        modes, seed_set = gan_trace(records, arm, lr, metric, steps, chosen)
+        quality, _ = gan_trace(records, arm, lr, QUALITY_METRIC, steps, chosen)
+        where = f" at lr {lr:g}, step {steps}, {seed_set} seeds"
+        estimates |= arm_estimates(
+            PREFIX[arm],
+            modes[float(steps)].to_numpy(),
+            quality[float(steps)].to_numpy(),
+            persistent_collapse(modes.to_numpy()),
+            all_modes,
+            where,
+        )
+        estimates[f"{PREFIX[arm]}_lr"] = core.exact(
+            lr, len(modes), label=f"learning rate ({seed_set} seeds)", digits=4
+        )
+    em = core.select(records, arm=EM, seed_set=CONFIRMATORY, components=chosen[EM])
+    per_seed = em.pivot_table(index="seed", columns="metric", values="value")
+    estimates |= arm_estimates(
+        "em",
+        per_seed[metric].to_numpy(),
+        per_seed[QUALITY_METRIC].to_numpy(),
+        None,
+        all_modes,
+        f", {chosen[EM]} components, confirmatory seeds",
+    )
+    estimates["em_components"] = core.exact(
+        chosen[EM], len(per_seed), label="mixture size chosen on the selection seeds"
+    )
+    return estimates
+
+
+def headline(records: pd.DataFrame) -> dict:
+    return {
+        "steps": final_step(records),
+        "gan lr": chosen_settings(records)[GAN],
+        "mode rule": HEADLINE_RULE,
+    }
 
 
 def lr_name(lr: float) -> str:
@@ -468,40 +639,46 @@ def lr_name(lr: float) -> str:
 
 
 def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
-    all_modes = int(records["ring_modes"].iloc[0])
-    estimates = {
-        **arm_estimates(records, GAN, "gan", all_modes),
-        **arm_estimates(records, FIX, "fix", all_modes),
-        **arm_estimates(records, EM, "em", all_modes),
-    }
-    # The learning rates chosen, as estimates so the page can print them.
-    for arm, prefix in ((GAN, "gan"), (FIX, "fix")):
-        seeds = core.select(records, arm=arm)["seed"].nunique()
-        estimates[f"{prefix}_best_lr"] = core.exact(
-            best_lr(records, arm),
-            seeds,
-            label="lr with the highest mean modes covered",
-            digits=4,
+    cell = headline(records)
+    estimates = estimates_at(records, cell["steps"], cell["gan lr"], cell["mode rule"])
+    # The selection seeds' grid, so the page shows what each choice was made on,
+    # and the choice's score there (against the confirmatory one: winner's curse).
+    chosen = chosen_settings(records)
+    for arm in GAN_ARMS:
+        table = selection_table(records, arm, MODES_METRIC)
+        estimates[f"{PREFIX[arm]}_selection_modes"] = core.bootstrap(
+            table[chosen[arm]].to_numpy(),
+            unit="modes",
+            label=f"mean modes covered at the chosen lr {chosen[arm]:g}, "
+            "selection seeds",
         )
-    # Every lr of the plain GAN, so the page's table shows the whole grid.
-    gan_modes = final_scores(records, GAN, MODES_METRIC)
-    for lr in gan_modes.columns:
-        estimates[f"gan_modes_lr_{lr_name(lr)}"] = core.bootstrap(
-            gan_modes[lr].to_numpy(), unit="modes", label=f"mean at lr {lr:g}"
+        for lr in table.columns:
+            estimates[f"sel_{PREFIX[arm]}_modes_lr_{lr_name(lr)}"] = core.bootstrap(
+                table[lr].to_numpy(),
+                unit="modes",
+                label=f"mean modes covered at lr {lr:g}, selection seeds",
+            )
+    table = selection_table(records, EM, LOGLIK_METRIC)
+    for k in table.columns:
+        estimates[f"sel_em_loglik_k{int(k)}"] = core.bootstrap(
+            table[k].to_numpy(),
+            label=f"mean validation log-likelihood, {int(k)} components, "
+            "selection seeds",
         )
     return estimates
 
 
 RULE = (
-    f"Holds if, at its best learning rate (the one with the most modes on average), "
-    f"the GAN averages < {HOLDS_MAX_MEAN_MODES:g} modes, or its across-seed std is "
-    f">= {HOLDS_MIN_STD_MODES:g} modes, or >= {HOLDS_MIN_SHARE_FEW:.0%} of seeds "
-    f"cover < {FEW_MODES} modes, while EM covers every mode in "
+    f"Holds if the GAN averages < {HOLDS_MAX_MEAN_MODES:g} modes, or its across-seed "
+    f"std is >= {HOLDS_MIN_STD_MODES:g} modes, or >= {HOLDS_MIN_SHARE_FEW:.0%} of "
+    f"seeds cover < {FEW_MODES} modes, while EM covers every mode in "
     f">= {EM_MIN_SHARE_ALL:.0%} of seeds. Refuted if the GAN covers every mode in "
     f">= {REFUTED_MIN_SHARE_ALL:.0%} of seeds with >= {REFUTED_MIN_QUALITY:g}% "
     f"high-quality samples. Mitigated if the claim holds but the R1 arm meets the "
     f"refuted condition. A criterion counts only when its whole 95% CI is past the "
-    f"threshold; otherwise, and when neither holds nor refuted applies, inconclusive."
+    f"threshold; otherwise, and when neither holds nor refuted applies, inconclusive. "
+    f"Every arm is read on its confirmatory seeds, at the setting it chose on the "
+    f"selection seeds, at the last checkpoint."
 )
 
 
@@ -534,6 +711,7 @@ def gan_succeeded(estimates: dict[str, Estimate], prefix: str) -> bool | None:
 
 
 def verdict(estimates: dict[str, Estimate]) -> Verdict:
+    """The one rule: summarize()'s estimates here, every map cell's in assess()."""
     holds = core.all_of(
         gan_failed(estimates, "gan"),
         estimates["em_share_all_modes"].above(EM_MIN_SHARE_ALL),
@@ -545,14 +723,15 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
         return estimates[name].value
 
     reason = (
-        f"GAN at lr {value('gan_best_lr'):g}: {estimates['gan_modes'].text()}, "
-        f"std {value('gan_modes_std'):.2f} modes, all modes in "
-        f"{value('gan_share_all_modes'):.0%} of seeds, < {FEW_MODES} modes in "
-        f"{value('gan_share_few_modes'):.0%}, {value('gan_quality'):.1f}% high "
-        f"quality; GAN + R1 at lr {value('fix_best_lr'):g}: all modes in "
-        f"{value('fix_share_all_modes'):.0%} of seeds, {value('fix_quality'):.1f}% "
-        f"high quality; EM: all modes in {value('em_share_all_modes'):.0%} of seeds, "
-        f"{value('em_quality'):.1f}% high quality"
+        f"GAN at lr {value('gan_lr'):g} ({estimates['gan_modes'].n} seeds): "
+        f"{estimates['gan_modes'].text()}, std {value('gan_modes_std'):.2f} modes, "
+        f"all modes in {value('gan_share_all_modes'):.0%} of seeds, "
+        f"< {FEW_MODES} modes in {value('gan_share_few_modes'):.0%}, "
+        f"{value('gan_quality'):.1f}% high quality; GAN + R1 at lr "
+        f"{value('fix_lr'):g}: all modes in {value('fix_share_all_modes'):.0%} of "
+        f"seeds, {value('fix_quality'):.1f}% high quality; EM: all modes in "
+        f"{value('em_share_all_modes'):.0%} of seeds, {value('em_quality'):.1f}% "
+        "high quality"
     )
     if holds is True and fixed is True:
         status = "mitigated"
@@ -565,66 +744,121 @@ def verdict(estimates: dict[str, Estimate]) -> Verdict:
     return Verdict(status, reason, RULE, thresholds=THRESHOLDS)
 
 
+# ---------------------------------------------------------------- assessment
+
+
+def assess(records: pd.DataFrame, estimates: dict[str, Estimate]) -> core.Assessment:
+    """Convergence of both GANs on their confirmatory seeds, each arm's tuning, and
+    the rule at every (budget, plain GAN's lr, mode rule), all from the records."""
+    chosen = chosen_settings(records)
+    last = final_step(records)
+    convergence = []
+    for arm in GAN_ARMS:
+        modes, _ = gan_trace(records, arm, chosen[arm], MODES_METRIC, last, chosen)
+        convergence.append(
+            core.convergence(
+                arm,
+                [int(step) for step in modes.columns],
+                modes.to_numpy(),
+                tolerance=CONVERGENCE_TOLERANCE,
+                metric="modes covered (fresh samples, confirmatory seeds)",
+                unit="modes",
+            )
+        )
+    selection = sorted(core.select(records, seed_set=SELECTION)["seed"].unique())
+    confirmatory = sorted(core.select(records, seed_set=CONFIRMATORY)["seed"].unique())
+    seeds_text = (
+        f"selection seeds {selection[0]}-{selection[-1]} ({len(selection)} seeds, "
+        f"disjoint from the {len(confirmatory)} confirmatory seeds "
+        f"{confirmatory[0]}-{confirmatory[-1]} the verdict reads)"
+    )
+    lrs = sorted(selection_table(records, GAN, MODES_METRIC).columns)
+    sizes = sorted(int(k) for k in selection_table(records, EM, LOGLIK_METRIC).columns)
+    tuning = [
+        core.Tuning(
+            arm,
+            {"lr": lrs},
+            {"lr": chosen[arm]},
+            f"{seeds_text}: the most modes covered on average at step {last} "
+            "(ties: more high-quality samples, then the smaller lr)",
+        )
+        for arm in GAN_ARMS
+    ]
+    tuning.append(
+        core.Tuning(
+            EM,
+            {"components": sizes},
+            {"components": chosen[EM]},
+            f"{seeds_text}: the highest mean log-likelihood of a validation sample "
+            "drawn apart from each seed's training sample (ties: fewer components)",
+        )
+    )
+
+    def verdict_at(setting: dict) -> Verdict:
+        cell = estimates_at(
+            records, setting["steps"], setting["gan lr"], setting["mode rule"]
+        )
+        return verdict(cell)
+
+    axes = {"steps": map_budgets(last), "gan lr": lrs, "mode rule": list(RULES)}
+    return core.Assessment(
+        robustness=core.robustness_map(axes, verdict_at, headline(records)),
+        convergence=tuple(convergence),
+        tuning=tuple(tuning),
+        scale_axis="steps",
+        effort=(
+            f"Equal: each arm chose one setting from a grid of {len(lrs)} (GANs: "
+            f"learning rates) or {len(sizes)} (EM: mixture sizes) on the same "
+            f"{len(selection)} selection seeds; the GANs' budget and R1 weight and "
+            "EM's initialisation were fixed, not tuned."
+        ),
+    )
+
+
 # ---------------------------------------------------------------- charts
 
 
-def setting_label(arm: str, lr: float) -> str:
-    return ARM_LABELS[arm] if arm == EM else f"{ARM_LABELS[arm]}, lr {lr:g}"
-
-
-def final_table(records: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Last-checkpoint rows of one metric with a 'setting' label per (arm, lr)."""
-    rows = core.select(records, metric=metric)
-    last = rows.groupby("arm")["step"].transform("max")
-    rows = rows[(rows["arm"] == EM) | (rows["step"] == last)]
-    pairs = zip(rows["arm"], rows["lr"], strict=True)
-    labels = [setting_label(arm, lr) for arm, lr in pairs]
-    return rows.assign(setting=labels, model=rows["arm"].map(ARM_LABELS))
-
-
-def setting_order(records: pd.DataFrame) -> list[str]:
-    lrs = sorted(records.loc[records["arm"] != EM, "lr"].dropna().unique())
-    return [setting_label(arm, lr) for arm in GAN_ARMS for lr in lrs] + [
-        setting_label(EM, math.nan)
-    ]
-
-
-def per_seed_chart(
-    records: pd.DataFrame,
-    metric: str,
-    title: str,
-    axis: str,
-    thresholds: dict[str, float],
+def dots_chart(
+    records: pd.DataFrame, seed_set: str, metric: str, title: str, axis: str, **kw
 ) -> alt.LayerChart:
-    """Per setting (arm and lr): the seeds as faint dots, mean and 95% CI over seeds,
-    and the verdict's threshold on this metric."""
-    rows = final_table(records, metric)
+    """One metric at the last checkpoint per setting run on `seed_set`: the seeds as
+    faint dots, mean and 95% CI over seeds, and any threshold of the verdict."""
+    rows = core.select(records, seed_set=seed_set, metric=metric)
+    rows = rows[(rows["arm"] == EM) | (rows["step"] == final_step(records))]
+    labels = [
+        f"{ARM_LABELS[arm]}, {k:g} components"
+        if arm == EM
+        else f"{ARM_LABELS[arm]}, lr {lr:g}"
+        for arm, lr, k in zip(rows["arm"], rows["lr"], rows["components"], strict=True)
+    ]
+    rows = rows.assign(setting=labels)
     chart = core.ci_dots(
         core.ci_table(rows, ["setting"], core.bootstrap),
         category="setting",
-        sort=setting_order(records),
+        sort=list(dict.fromkeys(labels)),  # the records' order: arm, then setting
         seeds=rows,
-        thresholds=thresholds,
         value_title=axis,
         fmt=".2f",
+        **kw,
     )
     return core.sized(chart, title)
 
 
 def training_chart(records: pd.DataFrame) -> alt.LayerChart:
-    """Modes covered over training at each GAN arm's best lr: mean and 95% CI band,
-    and a thin line per seed (a seed that collapses shows as its own line)."""
-    rows = core.select(records, metric=MODES_METRIC)
-    best = {arm: best_lr(records, arm) for arm in GAN_ARMS}
-    keep = [best.get(a) == lr for a, lr in zip(rows["arm"], rows["lr"], strict=True)]
-    rows = rows[keep].assign(model=lambda r: r["arm"].map(ARM_LABELS))
-    title = "modes covered (of the ring's modes)"
+    """Modes covered through training at each GAN's chosen lr, confirmatory seeds:
+    mean and 95% CI band, and a thin line per seed (a collapse is its own line)."""
+    chosen = chosen_settings(records)
+    rows = core.select(records, seed_set=CONFIRMATORY, metric=MODES_METRIC)
+    rows = rows[rows["arm"] != EM].assign(model=lambda r: r["arm"].map(ARM_LABELS))
+    rows = rows[
+        [lr == chosen[arm] for arm, lr in zip(rows["arm"], rows["lr"], strict=True)]
+    ]
     models = [ARM_LABELS[arm] for arm in GAN_ARMS]
     curves = core.ci_curve(
         core.ci_table(rows, ["model", "lr", "step"], core.bootstrap),
         x="step",
         x_title="training step (discriminator + generator update)",
-        value_title=title,
+        value_title="modes covered (of the ring's modes)",
         colour="model",
         colour_sort=models,
         seeds=rows,
@@ -644,25 +878,18 @@ def training_chart(records: pd.DataFrame) -> alt.LayerChart:
     )
     return core.sized(
         alt.layer(curves, seed_lines),
-        "Modes covered during training at each GAN's best lr (thin: seeds)",
+        "Modes covered through training, confirmatory seeds (thin: one seed)",
         height=core.CHART_HEIGHT,
     )
 
 
 def samples_chart(records: pd.DataFrame) -> alt.FacetChart:
-    """Generated samples of the first seeds: GAN and GAN + R1 at their best lr. A
-    scatter per (model, seed), so it stays hand-written."""
+    """Final samples of the first confirmatory seeds, per arm: a scatter per (arm,
+    seed), so it stays hand-written."""
     rows = records[records["metric"].isin(["sample_x", "sample_y"])]
-    best = {arm: best_lr(records, arm) for arm in GAN_ARMS}
-    keep = [
-        arm == EM or lr == best[arm]
-        for arm, lr in zip(rows["arm"], rows["lr"], strict=True)
-    ]
-    points = (
-        rows[keep]
-        .pivot_table(index=["arm", "seed", "sample"], columns="metric", values="value")
-        .reset_index()
-    )
+    points = rows.pivot_table(
+        index=["arm", "seed", "sample"], columns="metric", values="value"
+    ).reset_index()
     points["model"] = points["arm"].map(ARM_LABELS)
     seeds = points["seed"].nunique()
     side = max(60, (core.CHART_WIDTH - 20 * seeds) // max(seeds, 1))
@@ -686,25 +913,35 @@ def samples_chart(records: pd.DataFrame) -> alt.FacetChart:
             row=alt.Row("model:N", sort=list(ARM_LABELS.values()), title=None),
             column=alt.Column("seed:N", title="seed"),
         )
-        .properties(title="Samples per seed (GANs at their best lr)")
+        .properties(title="Final samples per confirmatory seed (each arm's choice)")
     )
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
+    holds = {f"holds: GAN mean < {HOLDS_MAX_MEAN_MODES:g}": HOLDS_MAX_MEAN_MODES}
     return {
-        "modes_per_seed": per_seed_chart(
+        "selection": dots_chart(
             records,
+            SELECTION,
             MODES_METRIC,
-            "Modes covered per seed (dots) and mean with 95% CI (bars)",
-            "modes covered",
-            {f"holds: GAN mean < {HOLDS_MAX_MEAN_MODES:g}": HOLDS_MAX_MEAN_MODES},
+            "Selection seeds: modes covered at every setting searched (dots: seeds)",
+            "modes covered at the last checkpoint",
         ),
-        "quality_per_seed": per_seed_chart(
+        "modes_per_seed": dots_chart(
             records,
+            CONFIRMATORY,
+            MODES_METRIC,
+            "Modes covered per confirmatory seed (dots), mean with 95% CI (bars)",
+            "modes covered",
+            thresholds=holds,
+        ),
+        "quality_per_seed": dots_chart(
+            records,
+            CONFIRMATORY,
             QUALITY_METRIC,
-            "High-quality samples per seed (dots) and mean with 95% CI (bars)",
+            "High-quality samples per confirmatory seed, mean with 95% CI",
             "samples within 3 sigma of a mode (%)",
-            {f"refuted: >= {REFUTED_MIN_QUALITY:g}%": REFUTED_MIN_QUALITY},
+            thresholds={f"refuted: >= {REFUTED_MIN_QUALITY:g}%": REFUTED_MIN_QUALITY},
         ),
         "modes_over_training": training_chart(records),
         "samples": samples_chart(records),
