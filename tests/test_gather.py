@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import POINTS
@@ -45,13 +46,32 @@ def test_one_valid_and_one_refused_artifact_land_the_valid_one(root, tmp_path):
 
     assert f"| {first.slug} |" in body
     assert [r.name for r in refusals] == [f"results-{second.slug}"]
-    assert "does not follow from its estimates" in refusals[0].reason
+    assert "verdict does not follow" in refusals[0].reason
     landed, refused = body.split("Refused (1), not landed:")
     assert second.slug not in landed
     assert second.slug in refused and "does not follow" in refused
     assert load_summary(second.slug, root) == load_summary(second.slug, RESULTS_ROOT)
     rows = history.read(root)
     assert len(rows) == rows_before + 1 and rows[-1]["slug"] == first.slug
+
+
+def test_gather_writes_only_into_results(root, tmp_path, monkeypatch):
+    """Artifacts are read where they lie: every copy gather makes goes to a staging
+    folder of results/<slug>'s atomic swap, nothing to a temporary folder."""
+    point = POINTS[0]
+    artifacts = tmp_path / "artifacts"
+    shutil.copytree(RESULTS_ROOT / point.slug, artifacts / f"results-{point.slug}")
+    targets = []
+    real = shutil.copytree
+
+    def spy(source, target, *args, **kwargs):
+        targets.append(target)
+        return real(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "copytree", spy)
+    _, refusals = gather(artifacts, root)
+    assert not refusals
+    assert targets and all(root in Path(t).parents for t in targets), targets
 
 
 def test_a_single_flat_artifact_lands(root, tmp_path):

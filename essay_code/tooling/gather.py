@@ -118,20 +118,20 @@ def check_schema(summary: dict) -> None:
 
 
 def validate(folder: Path, slug: str) -> dict:
-    """A regenerated folder (named after its slug) is sound and honest: only the
+    """A regenerated folder (read where it lies) is sound and honest: only the
     files a run writes; a well-formed default-profile summary; made by this
     checkout's code (its cache key is the current one, so nothing stale lands); and
     its estimates and verdict are what this checkout's summarize() and verdict()
     compute from its records.csv (so neither can be forged)."""
     point = all_points()[slug]
-    summary = load_summary(slug, folder.parent)
+    summary = load_summary(slug, folder=folder)
     if summary is None:
         raise ResultsError("no summary.json")
     check_schema(summary)
     if summary["slug"] != slug or summary["profile"] != "default":
         raise ResultsError(f"expected the default profile of {slug}")
     check_files(folder, summary)
-    broken = damage(slug, folder.parent)
+    broken = damage(slug, folder=folder)
     if broken:
         raise ResultsError(broken)
     expected = current_key(point)
@@ -140,7 +140,7 @@ def validate(folder: Path, slug: str) -> dict:
             f"made by other code or settings (cache key {summary['cache']['key']!r}, "
             f"this checkout's is {expected!r})"
         )
-    records = load_records(slug, folder.parent)
+    records = load_records(slug, folder=folder)
     recomputed = judge(point, records).summary_fields()
     if recomputed["estimates"] != summary["estimates"]:
         raise ResultsError("its estimates are not what its records.csv gives")
@@ -186,42 +186,29 @@ def change_row(old: dict | None, new: dict) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def stage(folder: Path, slug: str, scratch: Path) -> Path:
-    """Copy a folder under its slug's name (validate and land read `<root>/<slug>`);
-    links are copied as links, never followed."""
-    if folder.name == slug:
-        return folder
-    staged = scratch / slug
-    shutil.rmtree(staged, ignore_errors=True)
-    shutil.copytree(folder, staged, symlinks=True)
-    return staged
-
-
 def gather(source: Path, root: Path | None = None) -> tuple[str, list[Refusal]]:
     """Returns (Markdown summary, refusals). Valid points land even if others fail;
     raises GatherError only when there is nothing to gather at all."""
-    import tempfile
-
     root = root or RESULTS_ROOT
     folders = point_folders(source)
     rows, refusals, landed = [], [], []
-    with tempfile.TemporaryDirectory(prefix="gather-") as scratch:
-        for folder in folders:
-            try:
-                slug = slug_of(folder)
-                staged = stage(folder, slug, Path(scratch))
-                summary = validate(staged, slug)
-                old = load_summary(slug, root)
-            except ResultsError as error:
-                refusals.append(Refusal(folder.name, str(error)))
-                continue
+    # Artifacts are read where they lie (no copy anywhere); the only writes are the
+    # atomic swap of results/<slug> and the history file.
+    for folder in folders:
+        try:
+            slug = slug_of(folder)
+            summary = validate(folder, slug)
+            old = load_summary(slug, root)
+        except ResultsError as error:
+            refusals.append(Refusal(folder.name, str(error)))
+            continue
 
-            def fill(target: Path, staged: Path = staged) -> None:
-                shutil.copytree(staged, target, dirs_exist_ok=True, symlinks=True)
+        def fill(target: Path, folder: Path = folder) -> None:
+            shutil.copytree(folder, target, dirs_exist_ok=True, symlinks=True)
 
-            write_atomically(slug, fill, root)
-            rows.append(change_row(old, summary))
-            landed.append(summary)
+        write_atomically(slug, fill, root)
+        rows.append(change_row(old, summary))
+        landed.append(summary)
     history.append(landed, root)
     lines = ["Regenerated results (default profile)."]
     if rows:

@@ -83,9 +83,12 @@ def fix_hint(slug: str) -> str:
     return f"regenerate with: python -m essay_code run {slug} --force"
 
 
-def load_summary(slug: str, root: Path = RESULTS_ROOT) -> dict | None:
-    """The point's summary, None if it has no results yet; corrupt -> ResultsError."""
-    path = point_dir(slug, root) / "summary.json"
+def load_summary(
+    slug: str, root: Path = RESULTS_ROOT, folder: Path | None = None
+) -> dict | None:
+    """The point's summary, None if it has no results yet; corrupt -> ResultsError.
+    `folder`: read this folder (an artifact) instead of <root>/<slug>."""
+    path = (folder or point_dir(slug, root)) / "summary.json"
     if not path.exists():
         return None
     try:
@@ -201,13 +204,15 @@ def output_hashes(folder: Path) -> dict[str, str]:
     }
 
 
-def damage(slug: str, root: Path = RESULTS_ROOT) -> str | None:
+def damage(
+    slug: str, root: Path = RESULTS_ROOT, folder: Path | None = None
+) -> str | None:
     """Why a results folder no longer holds what its run wrote (a file missing,
     truncated or edited), or None. Summaries from before the hashes: None."""
-    summary = load_summary(slug, root)
+    summary = load_summary(slug, root, folder)
     if summary is None or "outputs" not in summary:
         return None
-    folder = point_dir(slug, root)
+    folder = folder or point_dir(slug, root)
     for name, digest in summary["outputs"].items():
         path = folder / name
         if not path.is_file():
@@ -233,11 +238,11 @@ def output_root(profile: str, customised: bool, device: str = "cpu") -> Path:
     return REPO_ROOT / "build" / "results" / f"{profile}{suffix}"
 
 
-def load_records(slug: str, root: Path = RESULTS_ROOT):
+def load_records(slug: str, root: Path = RESULTS_ROOT, folder: Path | None = None):
     """records.csv as a DataFrame (pandas is imported here, not at start-up)."""
     import pandas as pd
 
-    path = point_dir(slug, root) / "records.csv"
+    path = (folder or point_dir(slug, root)) / "records.csv"
     if not path.exists():
         raise ResultsError(f"{path} is missing; {fix_hint(slug)}")
     try:
