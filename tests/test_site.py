@@ -64,7 +64,11 @@ def test_essay_page_has_the_verdict_table_and_evidence(built_site):
     built = {point.slug for point in POINTS}
     planned = {slug for _, slug in named} - built - {"table"}
     assert page.count("Experiment coming") == sum(s in planned for _, s in named)
-    assert page.count("Tested: ") == sum(s in built for _, s in named)
+    # one box per point under its first tweet; a later tweet of a pair links back
+    firsts = {p.slug: min(p.tweets) for p in POINTS}
+    boxes = [(int(t), s) for t, s in named if s in built]
+    assert page.count("Tested: ") == sum(t == firsts[s] for t, s in boxes)
+    assert page.count("Tested with tweet ") == sum(t != firsts[s] for t, s in boxes)
 
 
 def test_no_page_fetches_from_another_host(built_site):

@@ -360,6 +360,15 @@ def verdict_table(doc_root: str, where: str) -> str:
     return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 
 
+# What each status says, in a sentence a reader can take in at a glance.
+STATUS_MEANING = {
+    "holds": "The tweet's claim holds in this experiment",
+    "mitigated": "The failure is real, and the fix arm closes the gap",
+    "refuted": "The tweet's claim does not hold in this experiment",
+    "inconclusive": "The data do not settle the claim yet",
+}
+
+
 def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
     if slug == "table":
         return (
@@ -374,12 +383,26 @@ def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
         )
     summary = summary_for(slug, where)
     status = status_of(summary, where)
+    first = min(int(t) for t in summary["tweets"])
+    link = page_link(slug, doc_root)
+    if tweet != first:
+        return (
+            f'!!! verdict-{status} "Tested with tweet {first}"\n'
+            f"    {badge(status)} [The box under tweet {first}](#tweet-{first}) and "
+            f"[the experiment]({link}) cover this tweet too."
+        )
     key = Estimate.from_json(summary["estimates"][summary["key"]])
+    robustness = summary.get("robustness")
+    robust = (
+        f" The verdict is {safe(robustness['label'])} across its design choices."
+        if robustness
+        else ""
+    )
     return (
-        f'!!! verdict-{status} "Tested: {safe(summary["title"])}: {status}"\n'
-        f"    {badge(status)} {safe(summary['verdict']['reason'])}  \n"
-        f"    Key number: {safe(key.text())}. "
-        f"[The experiment, its charts and its rule]({page_link(slug, doc_root)})"
+        f'!!! verdict-{status} "Tested: {safe(summary["title"])}"\n'
+        f"    {badge(status)} {STATUS_MEANING[status]}. Key number: "
+        f"{safe(key.text())}.{robust} [The experiment, its charts and its rule]"
+        f"({link})"
     )
 
 
