@@ -88,6 +88,7 @@ CONVERGENCE_TOL = 0.1
 # Selection seeds (their validation instances choose learning rates, the penalty
 # weight and HiGHS's method) are numbered from here, apart from the published ones.
 SELECTION_SEED0 = 100
+SELECTION_COLUMN = "stage"  # selection seeds are listed apart in summary.json
 # Host syncs in a smoke run (136 counted), none per training step (the written-out
 # Adam keeps no tensor step counter): the data copied to the device once per stack or
 # evaluation (30), each evaluation's read-back of answers and sweeps (40), the
