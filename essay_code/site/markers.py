@@ -330,33 +330,41 @@ def threshold_text(summary: dict, key: Estimate) -> str:
     return "-" if threshold is None else key.fmt(threshold)
 
 
-def robust_text(summary: dict) -> str:
+def assessed_text(summary: dict) -> str:
+    """The robustness label and tweet 19's answer, or a dash for a point without
+    an assessment (explained under the table)."""
     robustness = summary.get("robustness")
-    return safe(robustness["label"]) if robustness else "not mapped yet"
-
-
-def answer_text(summary: dict) -> str:
     answer = summary.get("intrinsic_or_engineering")
-    return safe(answer) if answer else "not assessed yet"
+    if not robustness or not answer:
+        return "–"
+    return f"{safe(robustness['label'])}; {safe(answer)}"
 
 
 def verdict_table(doc_root: str, where: str) -> str:
     rows = [
-        "| tweets | claim | verdict | key number | threshold | robust? "
-        "| intrinsic or engineering? |",
-        "|---|---|---|---|---|---|---|",
+        "| tweets | claim | verdict | key number | robustness; tweet 19 |",
+        "|---|---|---|---|---|",
     ]
     for slug in published.slugs():
         summary_for(slug, where)  # a point without results is an error, by name
+    unassessed = 0
     for slug, summary in published.summaries().items():
         key = Estimate.from_json(summary["estimates"][summary["key"]])
         tweets = ", ".join(f"[{int(t)}](#tweet-{int(t)})" for t in summary["tweets"])
+        threshold = threshold_text(summary, key)
+        against = "" if threshold == "-" else f"; threshold {threshold}"
+        unassessed += "robustness" not in summary
         rows.append(
             f"| {tweets} | [{safe(summary['title'])}]({page_link(slug, doc_root)}) | "
-            f"{badge(status_of(summary, where))} | {safe(key.text())} | "
-            f"{threshold_text(summary, key)} | {robust_text(summary)} | "
-            f"{answer_text(summary)} |"
+            f"{badge(status_of(summary, where))} | {safe(key.text())}{against} | "
+            f"{assessed_text(summary)} |"
         )
+    if unassessed:
+        rows += [
+            "",
+            f"A dash: {unassessed} points do not yet carry a robustness map and an "
+            f"answer to tweet 19 (see [how to read this site]({doc_root}about.md)).",
+        ]
     return '<div class="verdict-table" markdown>\n\n' + "\n".join(rows) + "\n\n</div>"
 
 
