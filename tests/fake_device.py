@@ -126,6 +126,14 @@ class HostGenerator(torch.Generator):
         return FAKE if self.on_device else CPU
 
 
+def _host_index(index):
+    if isinstance(index, tuple):
+        return tuple(_host_index(part) for part in index)
+    if isinstance(index, list):
+        return torch.tensor(index)
+    return index
+
+
 def _on_host(value):
     is_device = isinstance(value, str | torch.device) and _is(value, FAKE)
     return CPU if is_device else value
@@ -157,6 +165,10 @@ class FakeDevice(TorchFunctionMode):
             if kwargs.get("force"):  # numpy(force=True) copies to the host first
                 return args[0].inner.detach().numpy()
             raise DeviceError(".numpy() on a device tensor (CUDA needs .cpu() first)")
+        if func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__):
+            # A list index would become a tensor on the wrapper's (meta) device, its
+            # values lost; CUDA copies it from the host.
+            args = (args[0], _host_index(args[1]), *args[2:])
         if func in (torch.where, torch.Tensor.where):
             # A Python number here would become a 0-dim tensor on the wrapper's
             # (meta) device, its value lost; CUDA takes it as a host scalar.

@@ -44,5 +44,9 @@ def test_the_stand_in_refuses_what_cuda_refuses():
         with pytest.raises(DeviceError, match="float64"):
             x.double()
         assert x.cpu().numpy().shape == (4, 3)
+        rows = torch.arange(6.0, device=FAKE)
+        assert rows[[0, 2]].cpu().tolist() == [0.0, 2.0]  # a list index keeps values
+        rows[[1]] = torch.tensor(9.0)
+        assert rows.cpu().tolist()[1] == 9.0
     with FakeDevice(allow_float64=True):
         assert torch.zeros(2, device=FAKE, dtype=torch.float64).sum().item() == 0
