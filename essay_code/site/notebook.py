@@ -87,11 +87,11 @@ charts[sorted(charts)[0]]
 
 # %%
 config = resolve_config(point, "smoke")
-smoke_records, estimates, verdict, _ = execute(
+smoke_records, judgement, _ = execute(
     point, config, RunContext(show_progress=False, record_timings=False)
 )
-print(verdict.status, "-", verdict.reason)
-pd.DataFrame({{name: vars(est) for name, est in estimates.items()}}).T[
+print(judgement.verdict.status, "-", judgement.verdict.reason)
+pd.DataFrame({{name: vars(est) for name, est in judgement.estimates.items()}}).T[
     ["value", "low", "high"]
 ]
 """
