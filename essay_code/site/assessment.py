@@ -63,7 +63,9 @@ def robustness_table(robustness: dict, safe, badge, summary: dict) -> str:
     label = robustness["label"]
     headline = robustness["headline"]
     lead = (
-        "**Robust**: every cell of the map gives the headline verdict."
+        "**Robust**: the rule gives the same verdict in every cell of the map "
+        "(the training check, which can make a headline inconclusive, is applied "
+        "to the headline alone)."
         if label == "robust"
         else f"**The verdict {safe(label)}**: the cells below differ, so read the "
         "headline with the choice it was made at."
