@@ -112,3 +112,15 @@ def test_no_published_holds_rests_on_an_under_trained_arm():
         cell = [c for c in summary["robustness"]["cells"] if c["setting"] == headline]
         assert len(cell) == 1, f"{folder.parent.name}: no single headline cell"
     assert assessed, "no published summary carries an assessment"
+
+
+def test_a_malformed_convergence_record_is_a_schema_problem():
+    from essay_code.tooling.results import assessment_problem
+
+    good = {"arm": "mlp", "converged": True, "budgets": [1, 2, 4], "curve": [1, 2, 3]}
+    good["last_doubling_gain"] = {"value": 1.0, "low": 0.5, "high": 1.5}
+    assert assessment_problem({"convergence": [good]}) is None
+    short = {**good, "curve": [1, 2]}
+    assert "same length" in assessment_problem({"convergence": [short]})
+    forged = {**good, "last_doubling_gain": {"value": "<b>"}}
+    assert assessment_problem({"convergence": [forged]}) is not None

@@ -22,6 +22,7 @@ from essay_code.tooling.registry import all_points
 from essay_code.tooling.results import (
     ASSESSMENT_FIELDS,
     CHART_NAME,
+    OPTIONAL_FIELDS,
     RESULTS_ROOT,
     SUMMARY_TYPES,
     ResultsError,
@@ -107,8 +108,7 @@ def check_schema(summary: dict) -> None:
     extra = sorted(set(summary) - set(SUMMARY_TYPES))
     if extra:
         raise ResultsError(f"summary.json has unexpected fields {extra}")
-    optional = set(ASSESSMENT_FIELDS) | {"rounding_noise", "selection_seeds"}
-    missing = sorted(set(SUMMARY_TYPES) - optional - set(summary))
+    missing = sorted(set(SUMMARY_TYPES) - OPTIONAL_FIELDS - set(summary))
     if missing:
         raise ResultsError(f"summary.json lacks the fields {missing}")
     if "timestamp" not in summary["provenance"]:

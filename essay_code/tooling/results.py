@@ -61,6 +61,8 @@ SUMMARY_TYPES |= ASSESSMENT_FIELDS
 SUMMARY_TYPES["rounding_noise"] = dict
 # Seeds a point chose its settings on (SELECTION_COLUMN); optional.
 SUMMARY_TYPES["selection_seeds"] = list
+# The fields a summary may lack: a point without assess(), or no selection seeds.
+OPTIONAL_FIELDS = frozenset(ASSESSMENT_FIELDS) | {"rounding_noise", "selection_seeds"}
 FIELD_TYPES = {
     ("verdict", "status"): str,
     ("verdict", "reason"): str,
@@ -123,13 +125,18 @@ def schema_problem(summary: dict) -> str | None:
         if inner in summary[outer] and not isinstance(summary[outer][inner], kind):
             return f"field {outer}.{inner} must be a {kind.__name__}"
     for name, estimate in summary["estimates"].items():
-        if not isinstance(estimate, dict) or not all(
-            isinstance(estimate.get(k), int | float)
-            and not isinstance(estimate[k], bool)
-            for k in ("value", "low", "high")
-        ):
+        if estimate_problem(estimate):
             return f"estimate {name!r} must hold numbers value, low and high"
     return assessment_problem(summary)
+
+
+def estimate_problem(estimate) -> str | None:
+    if not isinstance(estimate, dict) or not all(
+        isinstance(estimate.get(k), int | float) and not isinstance(estimate[k], bool)
+        for k in ("value", "low", "high")
+    ):
+        return "an estimate must hold numbers value, low and high"
+    return None
 
 
 def assessment_problem(summary: dict) -> str | None:
@@ -178,8 +185,16 @@ def assessment_problem(summary: dict) -> str | None:
             and isinstance(item.get("converged"), bool)
             and isinstance(item.get("budgets"), list)
             and isinstance(item.get("curve"), list)
+            and len(item["curve"]) == len(item["budgets"])
+            and (
+                item.get("last_doubling_gain") is None
+                or estimate_problem(item["last_doubling_gain"]) is None
+            )
         ):
-            return "each convergence record needs an arm, converged, budgets, curve"
+            return (
+                "each convergence record needs an arm, converged, budgets and a "
+                "curve of the same length, and a gain that is an estimate or null"
+            )
     for item in summary.get("tuning", []):
         if not (
             isinstance(item, dict)

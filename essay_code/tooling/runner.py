@@ -182,9 +182,9 @@ def seed_fields(point: Point, records) -> dict:
     on separate selection seeds marks their rows "selection" in its
     SELECTION_COLUMN, and those are listed apart."""
     column = getattr(point.module, "SELECTION_COLUMN", None)
-    chosen_on = (
-        records[column] == "selection" if column else records["seed"] != records["seed"]
-    )
+    if column is None:
+        return {"seeds": sorted(int(s) for s in records["seed"].unique())}
+    chosen_on = records[column] == "selection"
     fields = {"seeds": sorted(int(s) for s in records.loc[~chosen_on, "seed"].unique())}
     if chosen_on.any():
         selection = records.loc[chosen_on, "seed"].unique()
