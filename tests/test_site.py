@@ -31,6 +31,12 @@ class FetchedUrls(HTMLParser):
             if rels & self.FETCHING_RELS and attributes.get("href"):
                 self.urls.append(attributes["href"])
 
+    @classmethod
+    def of(cls, html_text: str) -> list[str]:
+        parser = cls()
+        parser.feed(re.sub(r"<noscript>.*?</noscript>", "", html_text, flags=re.S))
+        return parser.urls
+
 
 def test_site_builds_with_every_point_page_and_notebook(built_site):
     assert (built_site / "index.html").exists()
@@ -118,3 +124,59 @@ def test_points_are_in_tweet_order_in_the_nav_and_charts_load_vega_lazily(built_
     assert "vega-bundle.js" not in about, "a page without charts loads Vega"
     first = (built_site / "points" / POINTS[0].slug / "index.html").read_text()
     assert "<noscript><img" in first, "fallback SVGs must load only without JS"
+
+
+def article(html_text: str) -> str:
+    """The page's content column (no header, nav or footer)."""
+    start = html_text.find('<article class="md-content__inner')
+    end = html_text.find("</article>", start)
+    assert start != -1 and end != -1, "no article in the page"
+    return html_text[start:end]
+
+
+def words(html_fragment: str) -> int:
+    text = visible_text(html_fragment)
+    text = re.sub(r"<noscript>.*?</noscript>", "", text, flags=re.S)
+    return len(re.sub(r"<[^>]+>", " ", text).replace("¶", " ").split())
+
+
+ANSWER_WORDS = 250
+
+
+def test_every_point_page_leads_with_its_answer(built_site):
+    """Badge, robustness, tweet 19's answer and the deciding chart with its caption,
+    within the first 250 words and before the first section."""
+    for point in POINTS:
+        body = article((built_site / "points" / point.slug / "index.html").read_text())
+        box, chart = body.find('class="answer-box'), body.find("</figure>")
+        section = body.find("<h2")
+        assert -1 < box < chart, f"{point.slug}: no answer box before a chart"
+        assert section == -1 or chart < section, f"{point.slug}: chart after a section"
+        lead = body[: chart + len("</figure>")]
+        assert "<figcaption>" in lead, f"{point.slug}: no caption on the first chart"
+        assert 'class="verdict-badge' in lead
+        assert "intrinsic or engineering (tweet 19)" in lead, point.slug
+        assert words(lead) <= ANSWER_WORDS, f"{point.slug}: {words(lead)} words first"
+
+
+PAGE_BUDGET = 250 * 1024
+
+
+def test_every_point_page_weighs_at_most_250_kb_of_its_own(built_site):
+    """A point page's own bytes: its HTML (charts and their data are inline; the
+    SVG fallbacks load only without JavaScript, inside <noscript>)."""
+    for point in POINTS:
+        page = built_site / "points" / point.slug / "index.html"
+        size = page.stat().st_size
+        assert size <= PAGE_BUDGET, f"{point.slug}: {size // 1024} KB"
+        for url in FetchedUrls.of(page.read_text(encoding="utf-8")):
+            assert "/results/" not in url, f"{point.slug} fetches {url} on load"
+
+
+def test_tweet_19_and_22_tables_are_generated_from_every_point(built_site):
+    page = (built_site / "index.html").read_text(encoding="utf-8")
+    start = page.find("Tweet 19, answered by each experiment")
+    table = page[start : page.find("</table>", start)]
+    for point in POINTS:
+        assert f'href="points/{point.slug}/"' in table, point.slug
+    assert "deeper, as" in page and "The data agree with the prediction" in page

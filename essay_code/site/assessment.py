@@ -25,6 +25,22 @@ ANSWER_TEXT = {
     "no-failure": "**no failure to explain**: plain deep learning does not fail here",
     "undecided": "**undecided**: the data here do not settle it",
 }
+# The same answers in a few words, for the answer box and the tweet 19/22 tables.
+ANSWER_SHORT = {
+    "fixed-by-engineering": "engineering: the fix arm closes the gap",
+    "closes-with-scale": "scale: more budget or data moves it toward refuted",
+    "persists": "it persists at every budget tried",
+    "no-failure": "no failure to explain",
+    "undecided": "undecided",
+}
+# Does the data agree that a failure is "deeper" than engineering (tweet 22)?
+DEEPER_AGREES = {
+    "persists": "yes: it persists",
+    "fixed-by-engineering": "no: engineering closes it",
+    "closes-with-scale": "no: it closes with scale",
+    "no-failure": "no: there is no failure here",
+    "undecided": "not settled",
+}
 ANSWER_RULE = (
     "The rule: the fix arm closing the gap (a *mitigated* verdict) is engineering; "
     "a *holds* that moves toward *refuted* along the budget or data axis closes "

@@ -4,15 +4,21 @@
     {{ slug.name.value }}      .low / .high: just that number
     {{ slug.verdict }}         badge;  {{ slug.reason }}, {{ slug.rule }}
     {{ slug.config.field }}    a config value;  {{ slug.seeds }}: how many seeds
-    {{ slug.estimates }}       table of estimates
+    {{ slug.answer }}          the answer box: badge, what it means, the deciding
+                               number, robustness and tweet 19's answer
+    {{ slug.estimates }}       table of estimates (collapsed, readable names)
     {{ slug.provenance }}      provenance table; {{ slug.downloads }}: CSV, JSON links
     {{ slug.provenance.device }}  (.torch_threads, .cpu_seconds, ...): one field
     {{ slug.robustness }}      .convergence, .tuning, .intrinsic_or_engineering:
                                the assessment (essay_code/site/assessment.py)
     ```chart                   a live vega-embed chart with static SVG fallbacks
     slug/name
+    caption: what to look for  (optional: the figure's caption)
     ```
     <!-- verdict-table -->     the generated verdict table (essay page)
+    <!-- tweet-19-table -->    per point: intrinsic or engineering (tweet 19)
+    <!-- tweet-22-table: item=slug,slug; item=slug -->  the author's "deeper"
+                               items against what the data say (tweet 22)
     <!-- evidence: N slug -->  the tweet's badge and link, or "experiment coming"
 
 Anything unknown raises MarkerError, so `mkdocs build --strict` cannot ship a page
@@ -32,6 +38,7 @@ from essay_code.core.stats import Estimate
 from essay_code.core.verdict import STATUSES
 from essay_code.site import assessment, published
 from essay_code.site.assessment import ASSESSMENT_MARKERS
+from essay_code.site.compact import compact_spec
 from essay_code.tooling.results import (
     CHART_NAME,
     RESULTS_ROOT,
@@ -41,12 +48,16 @@ from essay_code.tooling.results import (
 
 VALUE_MARKER = re.compile(r"\{\{\s*([a-z0-9-]+)\.([A-Za-z0-9_.]+)\s*\}\}")
 CHART_FENCE = re.compile(
-    r"^```chart[ \t]*\n([a-z0-9-]+)/([A-Za-z0-9_-]+)[ \t]*\n```[ \t]*$", re.MULTILINE
+    r"^```chart[ \t]*\n([a-z0-9-]+)/([A-Za-z0-9_-]+)[ \t]*\n"
+    r"(?:caption:[ \t]*([^\n]+)\n)?```[ \t]*$",
+    re.MULTILINE,
 )
 VERDICT_TABLE = "<!-- verdict-table -->"
 DASHBOARD = "<!-- verdict-dashboard -->"
 GENERATED_DIR = "generated/charts"
 EVIDENCE = re.compile(r"<!--\s*evidence:\s*(\d+)\s+([a-z0-9-]+)\s*-->")
+TWEET_19_TABLE = "<!-- tweet-19-table -->"
+TWEET_22_TABLE = re.compile(r"<!--\s*tweet-22-table:\s*([^>]*?)\s*-->")
 
 
 PROVENANCE_FIELDS = ("device", "torch_threads", "torch", "wall_seconds", "cpu_seconds")
@@ -103,7 +114,10 @@ def summary_for(slug: str, where: str) -> dict:
 def badge(status: str) -> str:
     if status not in STATUSES:
         raise MarkerError(f"verdict status {safe(status)} is not one of {STATUSES}")
-    return f'<span class="verdict-badge verdict-{status}">{status}</span>'
+    return (
+        f'<span class="verdict-badge verdict-{status}" '
+        f'title="{attribute(STATUS_MEANING[status])}">{status}</span>'
+    )
 
 
 def page_link(slug: str, doc_root: str) -> str:
@@ -111,16 +125,55 @@ def page_link(slug: str, doc_root: str) -> str:
     return f"{doc_root}points/{slug}.md"
 
 
+# The interval kinds core.stats prints, shortened for the estimates table; the
+# legend under it says each once.
+INTERVAL_KINDS = (
+    ("Student t", "t"),
+    ("BCa", "BCa"),
+    ("percentile", "percentile"),
+)
+INTERVAL_LEGEND = (
+    "95% intervals over seeds: *t* is the Student t interval of a mean; *BCa* the "
+    "bias-corrected and accelerated bootstrap of any other statistic; *percentile* "
+    "the percentile bootstrap where BCa is undefined (ties). A dash: a count, a "
+    "choice or a fixed quantity, with no interval. Hover a cell for the full "
+    "method; `summary.json` has it too."
+)
+
+
+def interval_kind(est: Estimate) -> str:
+    if est.low == est.high:
+        return "–"
+    tail = est.method.split("95% ")[-1]
+    for needle, short in INTERVAL_KINDS:
+        if needle in tail:
+            return short
+    return "other"
+
+
+def readable(summary: dict, name: str) -> str:
+    """The point's readable name of an estimate (NAMES), else its identifier."""
+    words = summary.get("names", {}).get(name)
+    return safe(words) if words else code(name)
+
+
 def estimate_table(summary: dict) -> str:
-    rows = ["| estimate | value | 95% CI | method |", "|---|---|---|---|"]
+    """All estimates, folded away: readable names, one interval legend."""
+    rows = ["| quantity | value | 95% CI | interval |", "|---|---|---|---|"]
     for name, data in summary["estimates"].items():
         est = Estimate.from_json(data)
         unit = f" {safe(est.unit)}" if est.unit else ""
-        rows.append(
-            f"| {code(name)} | {est.fmt(est.value)}{unit} | {est.fmt(est.low)} "
-            f"to {est.fmt(est.high)} | {safe(est.method)} |"
+        interval = (
+            "–" if est.low == est.high else f"{est.fmt(est.low)} to {est.fmt(est.high)}"
         )
-    return "\n".join(rows)
+        kind = f'<abbr title="{attribute(est.method)}">{interval_kind(est)}</abbr>'
+        rows.append(
+            f"| {readable(summary, name)} | {est.fmt(est.value)}{unit} | {interval} "
+            f"| {kind} |"
+        )
+    body = "\n".join("    " + row for row in rows + ["", INTERVAL_LEGEND])
+    count = len(summary["estimates"])
+    return f'??? info "All {count} estimates, with their intervals"\n\n{body}'
 
 
 def provenance_table(summary: dict) -> str:
@@ -202,6 +255,8 @@ def value_of(slug: str, path: str, doc_root: str, url_root: str, where: str) -> 
         return str(len(summary["seeds"]))
     if head == "estimates" and not rest:
         return "\n\n" + estimate_table(summary) + "\n\n"
+    if head == "answer" and not rest:
+        return "\n\n" + answer_box(summary, where) + "\n\n"
     if head == "provenance" and not rest:
         return "\n\n" + provenance_table(summary) + "\n\n"
     if head in ASSESSMENT_MARKERS and not rest:
@@ -241,8 +296,11 @@ def value_of(slug: str, path: str, doc_root: str, url_root: str, where: str) -> 
     )
 
 
-def chart_html(slug: str, name: str, root: str, where: str) -> str:
-    """A chart from results/<slug>/charts/: the spec and its static SVGs."""
+def chart_html(
+    slug: str, name: str, root: str, where: str, caption: str | None = None
+) -> str:
+    """A chart from results/<slug>/charts/: the spec and its static SVGs; `caption`
+    (the page's own words) says what to look for."""
     spec_path = RESULTS_ROOT / slug / "charts" / f"{name}.vl.json"
     if not spec_path.exists():
         raise MarkerError(f"{where}: no chart {slug}/{name} ({spec_path} is missing)")
@@ -251,7 +309,9 @@ def chart_html(slug: str, name: str, root: str, where: str) -> str:
     except ValueError as error:
         raise MarkerError(f"{where}: {spec_path} is not JSON ({error})") from error
     check_spec(spec, f"{where}: {slug}/{name}")
-    return figure_html(f"{slug}/{name}", spec, f"{root}results/{slug}/charts/{name}")
+    return figure_html(
+        f"{slug}/{name}", spec, f"{root}results/{slug}/charts/{name}", caption
+    )
 
 
 @functools.cache
@@ -299,16 +359,20 @@ def check_spec(spec, where: str) -> None:
 VALIDATED: set[str] = set()
 
 
-def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
+def figure_html(
+    chart_id: str, spec: dict, fallback_base: str, caption: str | None = None
+) -> str:
     """A figure that charts.js renders live; <base>.light/.dark.svg are the static
     fallbacks a browser without JavaScript shows (and only then downloads)."""
+    caption = (caption or "").strip()
     title = spec.get("title", chart_id)
     title = title.get("text", chart_id) if isinstance(title, dict) else title
     alt_text = safe(title)
     # Inline the spec: the chart renders without a fetch, even from file://. It sits
     # in an attribute, not a <script type="application/json">: Material's instant
     # navigation re-creates inline scripts without their type and would run it.
-    spec_attr = attribute(json.dumps(spec, separators=(",", ":")))
+    # Its data travel as CSV (site/compact.py): a page stays light.
+    spec_attr = attribute(json.dumps(compact_spec(spec), separators=(",", ":")))
     return (
         f'<figure class="essay-chart" data-chart="{attribute(chart_id)}" '
         f'data-spec="{spec_attr}">\n'
@@ -320,7 +384,8 @@ def figure_html(chart_id: str, spec: dict, fallback_base: str) -> str:
         f'<img class="chart-fallback chart-fallback-dark" '
         f'src="{fallback_base}.dark.svg" alt="{alt_text}">'
         f"</noscript>\n"
-        f"</figure>"
+        + (f"<figcaption>{attribute(caption)}</figcaption>\n" * bool(caption))
+        + "</figure>"
     )
 
 
@@ -359,6 +424,12 @@ def verdict_table(doc_root: str, where: str) -> str:
             f"{badge(status_of(summary, where))} | {safe(key.text())}{against} | "
             f"{assessed_text(summary)} |"
         )
+    rows += [
+        "",
+        "A badge says whether the tweet's claim held in its experiment, the same way "
+        "for every point, not whether deep learning did well: where a tweet makes an "
+        "optimistic claim (its page says so), *holds* is good news for deep learning.",
+    ]
     if unassessed:
         rows += [
             "",
@@ -414,6 +485,99 @@ def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
     )
 
 
+def answer_box(summary: dict, where: str) -> str:
+    """The top of a point page: the verdict, what it means, the number that
+    decided it, and whether it survives (robustness, tweet 19)."""
+    status = status_of(summary, where)
+    key = Estimate.from_json(summary["estimates"][summary["key"]])
+    threshold = threshold_text(summary, key)
+    against = "" if threshold == "-" else f" against a threshold of {threshold}"
+    under = (
+        " The deep-learning arm was still improving at the largest budget "
+        "(under-trained), so the rule's verdict is withheld."
+        if summary["verdict"]["reason"].startswith("under-trained")
+        else ""
+    )
+    lines = [
+        f"{badge(status)} **{STATUS_MEANING[status]}.**{under}",
+        f"Deciding number: {readable(summary, summary['key'])}, "
+        f"{safe(key.text())}{against}.",
+    ]
+    robustness = summary.get("robustness")
+    answer = summary.get("intrinsic_or_engineering")
+    if robustness and answer in assessment.ANSWER_SHORT:
+        lines.append(
+            f"Across its design choices the verdict is **{safe(robustness['label'])}**"
+            f"; intrinsic or engineering (tweet 19): "
+            f"**{assessment.ANSWER_SHORT[answer]}**."
+        )
+    else:
+        lines.append("This point has no robustness map yet.")
+    body = "\n".join(lines)
+    return f'<div class="answer-box verdict-{status}" markdown>\n\n{body}\n\n</div>'
+
+
+def tweet_19_table(doc_root: str) -> str:
+    """One row per point with results: tweet 19's answer and the number behind it.
+    A new point appears here as soon as it has results."""
+    rows = [
+        "| claim | verdict | robustness | intrinsic or engineering? | key number |",
+        "|---|---|---|---|---|",
+    ]
+    for slug, summary in published.summaries().items():
+        key = Estimate.from_json(summary["estimates"][summary["key"]])
+        answer = summary.get("intrinsic_or_engineering")
+        robustness = summary.get("robustness")
+        rows.append(
+            f"| [{safe(summary['title'])}]({page_link(slug, doc_root)}) | "
+            f"{badge(status_of(summary, slug))} | "
+            f"{safe(robustness['label']) if robustness else '–'} | "
+            f"{assessment.ANSWER_SHORT.get(answer, '–')} | "
+            f"{readable(summary, summary['key'])}: {safe(key.text())} |"
+        )
+    counts: dict[str, int] = {}
+    for summary in published.summaries().values():
+        answer = summary.get("intrinsic_or_engineering", "unassessed")
+        counts[answer] = counts.get(answer, 0) + 1
+    tally = "; ".join(
+        f"{assessment.ANSWER_SHORT.get(a, 'no answer yet')}: {n}"
+        for a, n in sorted(counts.items(), key=lambda item: -item[1])
+    )
+    return "\n".join(rows) + f"\n\nIn all: {tally}. " + assessment.ANSWER_RULE
+
+
+def tweet_22_table(spec: str, doc_root: str, where: str) -> str:
+    """The author's 'deeper' items (spec: "item=slug,slug; item=slug"), each
+    against what its points' results say."""
+    rows = [
+        "| the author's item | tested by | verdict | tweet 19's answer | deeper, as "
+        "predicted? |",
+        "|---|---|---|---|---|",
+    ]
+    agree = total = 0
+    for entry in filter(None, (part.strip() for part in spec.split(";"))):
+        item, _, slugs = entry.partition("=")
+        if not slugs.strip():
+            raise MarkerError(f"{where}: tweet-22 item {safe(item)!s} names no point")
+        for slug in (s.strip() for s in slugs.split(",")):
+            summary = summary_for(slug, where)
+            answer = summary.get("intrinsic_or_engineering")
+            said = assessment.DEEPER_AGREES.get(answer, "no answer yet")
+            total += 1
+            agree += said.startswith("yes")
+            rows.append(
+                f"| {safe(item.strip())} | "
+                f"[{safe(summary['title'])}]({page_link(slug, doc_root)}) | "
+                f"{badge(status_of(summary, where))} | "
+                f"{assessment.ANSWER_SHORT.get(answer, '–')} | {said} |"
+            )
+    return "\n".join(rows) + (
+        f"\n\nThe data agree with the prediction for {agree} of the {total} "
+        "experiments: a failure counts as deeper when it persists at every budget "
+        "tried and no fix closes it."
+    )
+
+
 def render(markdown: str, page_url_path: str, src: str) -> str:
     """All markers of one page.
 
@@ -424,7 +588,8 @@ def render(markdown: str, page_url_path: str, src: str) -> str:
     url_root = "../" * page_url_path.count("/")
     doc_root = "../" * src.count("/")
     markdown = CHART_FENCE.sub(
-        lambda m: chart_html(m.group(1), m.group(2), url_root, src), markdown
+        lambda m: chart_html(m.group(1), m.group(2), url_root, src, m.group(3)),
+        markdown,
     )
     if VERDICT_TABLE in markdown:
         table = verdict_table(doc_root, src)
@@ -433,6 +598,11 @@ def render(markdown: str, page_url_path: str, src: str) -> str:
         )
     markdown = EVIDENCE.sub(
         lambda m: evidence(int(m.group(1)), m.group(2), doc_root, src), markdown
+    )
+    if TWEET_19_TABLE in markdown:
+        markdown = markdown.replace(TWEET_19_TABLE, tweet_19_table(doc_root))
+    markdown = TWEET_22_TABLE.sub(
+        lambda m: tweet_22_table(m.group(1), doc_root, src), markdown
     )
     if DASHBOARD in markdown:
         markdown = markdown.replace(

@@ -13,7 +13,8 @@ from essay_code.tooling import history
 
 VERDICT_COLOURS = alt.Scale(
     domain=["holds", "mitigated", "refuted", "inconclusive"],
-    range=["#c62828", "#ef6c00", "#2e7d32", "#757575"],
+    # The badge colours (essay.css): they say whether the tweet's claim held.
+    range=["#1565c0", "#7b1fa2", "#b45309", "#757575"],
 )
 
 
@@ -28,6 +29,8 @@ def dashboard_rows() -> pd.DataFrame:
                 "tweets": ", ".join(map(str, summary["tweets"])),
                 "verdict": summary["verdict"]["status"],
                 "key": summary["key"],
+                "key_name": summary.get("names", {}).get(summary["key"])
+                or readable(summary["key"]),
                 "value": key.value,
                 "low": key.low,
                 "high": key.high,
@@ -61,7 +64,11 @@ def dashboard_chart() -> alt.TopLevelMixin | None:
             y=alt.Y("point:N", title=None, axis=alt.Axis(labelLimit=200))
         )
         # One legend, on the first panel: what each colour means.
-        legend = alt.Legend(title="verdict", orient="top") if index == 0 else None
+        legend = (
+            alt.Legend(title="verdict on the tweet's claim", orient="top")
+            if index == 0
+            else None
+        )
         colour = alt.Color("verdict:N", scale=VERDICT_COLOURS, legend=legend)
         values = [row["low"], row["value"], row["high"], row["threshold"]]
         values = [float(v) for v in values if pd.notna(v)]
@@ -70,7 +77,7 @@ def dashboard_chart() -> alt.TopLevelMixin | None:
         x_scale = alt.Scale(type="log") if log else alt.Scale(zero=False)
         layers = [
             base.mark_rule(strokeWidth=3).encode(
-                x=alt.X("low:Q", title=f"{readable(row['key'])}{unit}", scale=x_scale),
+                x=alt.X("low:Q", title=f"{row['key_name']}{unit}", scale=x_scale),
                 x2="high:Q",
                 color=colour,
                 tooltip=tooltip,

@@ -23,13 +23,26 @@ class Judgement:
     # convergence, robustness, tuning, intrinsic_or_engineering; {} for a point
     # without assess()
     assessment: dict
+    # estimate name -> readable name (the point's NAMES); {} for a point without
+    names: dict
 
     def summary_fields(self) -> dict:
         return {
             "estimates": {name: est.to_json() for name, est in self.estimates.items()},
             "verdict": self.verdict.to_json(),
+            **({"names": self.names} if self.names else {}),
             **self.assessment,
         }
+
+
+def readable_names(point: Point, estimates: dict) -> dict:
+    """The point's NAMES for the estimates it returned, in their order."""
+    declared = getattr(point.module, "NAMES", {})
+    if not isinstance(declared, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in declared.items()
+    ):
+        raise ResultsError(f"{point.slug}: NAMES must map estimate names to strings")
+    return {name: declared[name] for name in estimates if name in declared}
 
 
 def judge(point: Point, records: pd.DataFrame) -> Judgement:
@@ -42,8 +55,9 @@ def judge(point: Point, records: pd.DataFrame) -> Judgement:
     verdict = module.verdict(estimates)
     if not isinstance(verdict, Verdict):
         raise ResultsError(f"{point.slug}: verdict() must return a Verdict")
+    names = readable_names(point, estimates)
     if not hasattr(module, "assess"):
-        return Judgement(estimates, verdict, {})
+        return Judgement(estimates, verdict, {}, names)
     assessment = module.assess(records, estimates)
     if not isinstance(assessment, Assessment):
         raise ResultsError(f"{point.slug}: assess() must return a core.Assessment")
@@ -54,4 +68,4 @@ def judge(point: Point, records: pd.DataFrame) -> Judgement:
             f"but verdict() says {verdict.status!r}; they must be one rule"
         )
     verdict = guard_training(verdict, assessment.convergence)
-    return Judgement(estimates, verdict, assessment.to_json(verdict.status))
+    return Judgement(estimates, verdict, assessment.to_json(verdict.status), names)

@@ -30,7 +30,9 @@ fails, with an unconverged deep-learning arm becomes "inconclusive:
 under-trained") and stores convergence, robustness, tuning and
 intrinsic_or_engineering (tweet 19's question) in summary.json.
 
-Optional: SELECTION_COLUMN = "<column>" (rows whose value there is "selection"
+Optional: NAMES = {"<estimate>": "<readable name>"} (the estimates table on the
+page shows these words instead of the identifiers; stored in summary.json),
+SELECTION_COLUMN = "<column>" (rows whose value there is "selection"
 come from seeds used only to choose settings; summary.json lists them apart from
 the published seeds), NEEDS_FLOAT64 = True (the point computes in float64, so
 `--device auto` skips Apple's MPS, which has none) and ALLOW_TF32 = True (the

@@ -61,8 +61,14 @@ SUMMARY_TYPES |= ASSESSMENT_FIELDS
 SUMMARY_TYPES["rounding_noise"] = dict
 # Seeds a point chose its settings on (SELECTION_COLUMN); optional.
 SUMMARY_TYPES["selection_seeds"] = list
-# The fields a summary may lack: a point without assess(), or no selection seeds.
-OPTIONAL_FIELDS = frozenset(ASSESSMENT_FIELDS) | {"rounding_noise", "selection_seeds"}
+# Estimate name -> readable name, from the point's NAMES; optional.
+SUMMARY_TYPES["names"] = dict
+# The fields a summary may lack: a point without assess(), NAMES or selection seeds.
+OPTIONAL_FIELDS = frozenset(ASSESSMENT_FIELDS) | {
+    "rounding_noise",
+    "selection_seeds",
+    "names",
+}
 FIELD_TYPES = {
     ("verdict", "status"): str,
     ("verdict", "reason"): str,
@@ -127,6 +133,9 @@ def schema_problem(summary: dict) -> str | None:
     for name, estimate in summary["estimates"].items():
         if estimate_problem(estimate):
             return f"estimate {name!r} must hold numbers value, low and high"
+    for name, readable in summary.get("names", {}).items():
+        if name not in summary["estimates"] or not isinstance(readable, str):
+            return f"names must map estimates to strings ({name!r} does not)"
     return assessment_problem(summary)
 
 

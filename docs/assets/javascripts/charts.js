@@ -21,14 +21,46 @@
     return bundle;
   }
 
+  // Legend swatches opaque (a CI band's faint colour would nearly vanish) and no
+  // text under 11 px, in both schemes.
+  const TEXT = { labelFontSize: 11, titleFontSize: 11 };
+  const LIGHT_CONFIG = {
+    background: null,
+    axis: TEXT,
+    legend: { ...TEXT, symbolOpacity: 1 },
+    header: TEXT,
+    title: { fontSize: 13 },
+  };
   // Vega-Lite draws rules and error bars black unless a chart colours them; on
   // the dark page that is invisible, and vega's dark theme does not change it.
+  // Its gridlines are bright there: subdued, a log grid stays a grid, not a mesh.
   const DARK_CONFIG = {
-    background: null,
+    ...LIGHT_CONFIG,
+    axis: { ...TEXT, gridColor: "#ffffff", gridOpacity: 0.1, domainColor: "#777" },
     rule: { color: "#bdbdbd" },
     errorbar: { color: "#bdbdbd" },
     tick: { color: "#bdbdbd" },
   };
+
+  // At phone width a chart drawn for the desktop column would be scaled down until
+  // its text is unreadable. Instead: single and layered views fill the column
+  // ("container"), side-by-side panels are stacked, stacked panels fit one by one.
+  // Faceted charts keep their size and scroll sideways.
+  const MARGIN = 90; // axis labels, titles and legend beside the plot
+  function fitToColumn(spec, available) {
+    if (spec.hconcat) {
+      spec.vconcat = spec.hconcat;
+      delete spec.hconcat;
+    }
+    if (spec.vconcat) {
+      spec.vconcat.forEach((child) => fitToColumn(child, available));
+      return spec;
+    }
+    if (typeof spec.width === "number" && spec.width + MARGIN > available) {
+      spec.width = Math.max(160, available - MARGIN);
+    }
+    return spec;
+  }
 
   function darkMode() {
     return document.body.getAttribute("data-md-color-scheme") === "slate";
@@ -47,11 +79,11 @@
       if (!target || !figure.dataset.spec) return;
       const previous = views.get(figure);
       if (previous) previous.finalize();
-      const spec = JSON.parse(figure.dataset.spec);
+      const spec = fitToColumn(JSON.parse(figure.dataset.spec), figure.clientWidth);
       vegaEmbed(target, spec, {
         renderer: "svg",
         theme: dark ? "dark" : undefined,
-        config: dark ? DARK_CONFIG : { background: null },
+        config: dark ? DARK_CONFIG : LIGHT_CONFIG,
         actions: false, // the menu overflows the content column; SVGs are downloadable
         tooltip: { theme: dark ? "dark" : "light" },
       })
@@ -70,6 +102,18 @@
   document$.subscribe(() => {
     views.clear();
     renderCharts();
+  });
+
+  // A phone turned sideways, or a resized window: fit the charts to the new column.
+  let resizing = null;
+  let lastWidth = window.innerWidth;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => {
+      if (Math.abs(window.innerWidth - lastWidth) < 40) return;
+      lastWidth = window.innerWidth;
+      renderCharts();
+    }, 250);
   });
 
   new MutationObserver(renderCharts).observe(document.body, {
