@@ -36,6 +36,8 @@ from essay_code import core
 TITLE = {title_literal}
 TWEETS = ({tweet_tuple})
 KEY = "TODO_key_estimate"  # the headline estimate's name in summarize()
+# A readable name for every estimate, shown on the page instead of the identifier.
+NAMES = {{"TODO_key_estimate": "TODO: the key number in a few words"}}
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,15 @@ PAGE = """# {title}
 
 {quotes}
 
-TODO: the claim in a sentence.
+{{{{ {slug}.answer }}}}
+
+TODO: one plain sentence, numbers only from markers, saying what was compared and
+what happened (it must read right whatever the data say).
+
+```chart
+{slug}/TODO_deciding_chart
+caption: TODO: what to look for in this chart
+```
 
 ## What the literature says since 2017
 
@@ -103,9 +113,7 @@ it is a fair fight. Config values come from markers, e.g. {{{{ {slug}.seeds }}}}
 
 ## Results
 
-```chart
-{slug}/TODO_chart_name
-```
+TODO: the other charts and what they show.
 
 {{{{ {slug}.estimates }}}}
 
