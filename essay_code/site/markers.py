@@ -421,7 +421,8 @@ def verdict_table(doc_root: str, where: str) -> str:
         unassessed += "robustness" not in summary
         rows.append(
             f"| {tweets} | [{safe(summary['title'])}]({page_link(slug, doc_root)}) | "
-            f"{badge(status_of(summary, where))} | {safe(key.text())}{against} | "
+            f"{badge(status_of(summary, where))} | "
+            f"{readable(summary, summary['key'])}: {safe(key.text())}{against} | "
             f"{assessed_text(summary)} |"
         )
     rows += [
@@ -452,8 +453,8 @@ def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
     if slug == "table":
         return (
             '!!! abstract "Where the experiments stand"\n'
-            "    See the [verdict table](#verdicts) at the top: which failures held up "
-            "and which were engineered away."
+            "    The tables in this section are generated from every experiment's "
+            "results; the [verdict table](#verdicts) at the top has the key numbers."
         )
     if slug not in published.slugs():
         return (
