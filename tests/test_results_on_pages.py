@@ -102,6 +102,9 @@ def poisoned_site(tmp_path_factory):
         for estimate in summary["estimates"].values():
             estimate["unit"] = poison(estimate["unit"])
             estimate["method"] = poison(estimate["method"])
+        # readable names: the ones a point declares, and one for every key
+        names = summary.get("names", {}) | {summary["key"]: "key"}
+        summary["names"] = {name: poison(text) for name, text in names.items()}
         poison_assessment(summary)
         assessed += "robustness" in summary and "rounding_noise" in summary
         summary_path.write_text(json.dumps(summary), encoding="utf-8")
