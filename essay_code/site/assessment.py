@@ -168,6 +168,11 @@ def tuning_table(records: list, safe, badge, summary: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for record in records:
+        if not record["grid"]:  # an arm with nothing to tune says so, and why
+            rows.append(
+                f"| {safe(record['arm'])} | none | - | - | "
+                f"{safe(record.get('selected_on', ''))} |"
+            )
         for choice, grid in record["grid"].items():
             chosen = record["chosen"].get(choice, "-")
             selected_on = safe(record.get("selected_on", ""))

@@ -133,7 +133,8 @@ INTERVAL_KINDS = (
     ("percentile", "percentile"),
 )
 INTERVAL_LEGEND = (
-    "95% intervals over seeds: *t* is the Student t interval of a mean; *BCa* the "
+    "95% intervals (over seeds, or whatever the method names): *t* is the Student "
+    "t interval of a mean; *BCa* the "
     "bias-corrected and accelerated bootstrap of any other statistic; *percentile* "
     "the percentile bootstrap where BCa is undefined (ties). A dash: a count, a "
     "choice or a fixed quantity, with no interval. Hover a cell for the full "
