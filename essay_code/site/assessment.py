@@ -50,6 +50,11 @@ ANSWER_RULE = (
 ASSESSMENT_MARKERS = ("intrinsic_or_engineering", "robustness", "convergence", "tuning")
 
 
+def label_text(robustness: dict, safe) -> str:
+    """The map's label in words: axis identifiers lose their underscores."""
+    return safe(str(robustness["label"]).replace("_", " "))
+
+
 def render(summary: dict, name: str, safe, badge) -> str:
     """The Markdown for marker `name`; KeyError if the summary lacks the field."""
     if name == "intrinsic_or_engineering":
@@ -77,13 +82,14 @@ def robustness_table(robustness: dict, safe, badge, summary: dict) -> str:
     """Two axes: a grid of badges (rows the first axis, columns the second); one or
     three: a list. The reason of every cell follows in a collapsed block."""
     label = robustness["label"]
+    words = label_text(robustness, safe)
     headline = robustness["headline"]
     lead = (
         "**Robust**: the rule gives the same verdict in every cell of the map "
         "(the training check, which can make a headline inconclusive, is applied "
         "to the headline alone)."
         if label == "robust"
-        else f"**The verdict {safe(label)}**: the cells below differ, so read the "
+        else f"**The verdict {words}**: the cells below differ, so read the "
         "headline with the choice it was made at."
     )
     axes = robustness["axes"]

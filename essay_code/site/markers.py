@@ -403,7 +403,7 @@ def assessed_text(summary: dict) -> str:
     answer = summary.get("intrinsic_or_engineering")
     if not robustness or not answer:
         return "–"
-    return f"{safe(robustness['label'])}; {safe(answer)}"
+    return f"{assessment.label_text(robustness, safe)}; {safe(answer)}"
 
 
 def verdict_table(doc_root: str, where: str) -> str:
@@ -475,7 +475,8 @@ def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
     key = Estimate.from_json(summary["estimates"][summary["key"]])
     robustness = summary.get("robustness")
     robust = (
-        f" The verdict is {safe(robustness['label'])} across its design choices."
+        f" The verdict is {assessment.label_text(robustness, safe)} across its "
+        "design choices."
         if robustness
         else ""
     )
@@ -508,8 +509,9 @@ def answer_box(summary: dict, where: str) -> str:
     robustness = summary.get("robustness")
     answer = summary.get("intrinsic_or_engineering")
     if robustness and answer in assessment.ANSWER_SHORT:
+        label = assessment.label_text(robustness, safe)
         lines.append(
-            f"Across its design choices the verdict is **{safe(robustness['label'])}**"
+            f"Across its design choices the verdict is **{label}**"
             f"; intrinsic or engineering (tweet 19): "
             f"**{assessment.ANSWER_SHORT[answer]}**."
         )
@@ -533,7 +535,7 @@ def tweet_19_table(doc_root: str) -> str:
         rows.append(
             f"| [{safe(summary['title'])}]({page_link(slug, doc_root)}) | "
             f"{badge(status_of(summary, slug))} | "
-            f"{safe(robustness['label']) if robustness else '–'} | "
+            f"{assessment.label_text(robustness, safe) if robustness else '–'} | "
             f"{assessment.ANSWER_SHORT.get(answer, '–')} | "
             f"{readable(summary, summary['key'])}: {safe(key.text())} |"
         )

@@ -47,6 +47,11 @@
   // ("container"), side-by-side panels are stacked, stacked panels fit one by one.
   // Faceted charts keep their size and scroll sideways.
   const MARGIN = 90; // axis labels, titles and legend beside the plot
+  // The content column's width (Material sizes a figure to its content, so the
+  // figure itself would report the chart's own width, or a caption's).
+  function column(figure) {
+    return (figure.parentElement || figure).clientWidth;
+  }
   function fitToColumn(spec, available) {
     if (spec.hconcat) {
       spec.vconcat = spec.hconcat;
@@ -79,7 +84,7 @@
       if (!target || !figure.dataset.spec) return;
       const previous = views.get(figure);
       if (previous) previous.finalize();
-      const spec = fitToColumn(JSON.parse(figure.dataset.spec), figure.clientWidth);
+      const spec = fitToColumn(JSON.parse(figure.dataset.spec), column(figure));
       vegaEmbed(target, spec, {
         renderer: "svg",
         theme: dark ? "dark" : undefined,
