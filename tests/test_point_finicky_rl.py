@@ -316,6 +316,7 @@ def test_smoke_run_and_assessment_shape():
     assert set(selection["metric"]) == {"val_return"}  # no test returns to peek at
     assert records["value"].between(1, 500).all()
     estimates = point.summarize(records)
+    assert set(estimates) <= set(point.NAMES)  # every estimate has a readable name
     assessment = point.assess(records, estimates)
     assert isinstance(assessment, core.Assessment)
     assert assessment.scale_axis == "updates"

@@ -439,6 +439,7 @@ def test_the_smoke_run_assesses_every_trained_arm():
     assert selection["seed"].min() >= hc.SELECTION_SEED0
     assert core.select(records, stage="published")["seed"].max() < cfg.seeds
     estimates = hc.summarize(records)
+    assert set(estimates) <= set(hc.NAMES)  # every estimate has a readable name
     for name in (
         "equality_infeasible_pct_penalty",
         "inequality_infeasible_pct_mse",

@@ -313,6 +313,7 @@ def test_smoke_run_assessment_has_every_part(smoke_runs):
 
     records = smoke_runs(load_point("hidden-influencers"))[0]
     estimates = point.summarize(records)
+    assert set(estimates) <= set(point.NAMES)  # every estimate has a readable name
     assessment = point.assess(records, estimates)
     assert isinstance(assessment, core.Assessment)
     smoke = dataclasses.replace(CFG, **point.PROFILES["smoke"])

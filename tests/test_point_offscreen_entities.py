@@ -417,6 +417,7 @@ def test_smoke_run_summarize_and_assess():
     records = oe.run(cfg, core.RunContext(show_progress=False, record_timings=False))
     estimates = oe.summarize(records)
     assert oe.KEY in estimates
+    assert set(estimates) <= set(oe.NAMES)  # every estimate has a readable name
     assessment = oe.assess(records, estimates)
     assert isinstance(assessment, core.Assessment)
     steps = list(oe.budgets(cfg))

@@ -348,6 +348,7 @@ def smoke():
     config = resolve_config(load_point("online-learning"), "smoke")
     records = ol.run(config, RunContext(show_progress=False, record_timings=False))
     estimates = ol.summarize(records)
+    assert set(estimates) <= set(ol.NAMES)  # every estimate has a readable name
     return config, records, estimates, ol.assess(records, estimates)
 
 

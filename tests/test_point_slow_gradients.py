@@ -410,6 +410,7 @@ def test_smoke_run_summary_and_assessment_have_their_shape(smoke_records):
     cfg, records = smoke_records
     assert set(records["stage"]) == {sg.SELECTION, sg.PUBLISHED}
     estimates = sg.summarize(records)
+    assert set(estimates) <= set(sg.NAMES)  # every estimate has a readable name
     verdict = sg.verdict(estimates)
     assessment = sg.assess(records, estimates)
     robustness = assessment.robustness

@@ -278,6 +278,7 @@ def smoke(smoke_runs):
     cfg = point.Config(**point.PROFILES["smoke"])
     records = smoke_runs(load_point("unstable-training"))[0]
     estimates = point.summarize(records)
+    assert set(estimates) <= set(point.NAMES)  # every estimate has a readable name
     return cfg, records, estimates, point.assess(records, estimates)
 
 

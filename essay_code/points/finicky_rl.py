@@ -676,6 +676,39 @@ def where(estimates: dict[str, Estimate]) -> str:
     )
 
 
+# Readable names of the estimates (the page's estimates table and answer box).
+SEARCHED_LRS = sorted(
+    {*Config().lrs, *(lr for p in PROFILES.values() for lr in p.get("lrs", ()))}
+)
+NAMES = {
+    KEY: "CV across seeds, chosen setting",
+    "agent_iqm": "IQM test return, chosen setting",
+    "toggle_change": "IQM change, normalization on vs off",
+    "solved_on": "seeds solving, normalization on",
+    "solved_off": "seeds solving, normalization off",
+    "chosen_lr": "learning rate chosen",
+    "chosen_norm": "normalization chosen (1 = on)",
+    "budget": "A2C updates",
+    "lqr_iqm": "LQR IQM test return",
+    "lqr_cv": "LQR CV across seeds",
+    "lqr_cost": "LQR control cost chosen",
+    **{
+        f"{stat}_lr{lr:g}_norm_{norm}".replace(".", "p").replace("-", "m"): (
+            f"{words}, lr {lr:g}, norm {norm}"
+        )
+        for lr in SEARCHED_LRS
+        for norm in ("off", "on")
+        for stat, words in (
+            ("iqm", "IQM"),
+            ("cv", "CV"),
+            ("henderson", "split test flags"),
+        )
+    },
+    "henderson_mean": "split test flags, mean",
+    "henderson_chance": "split test flags by chance",
+}
+
+
 RULE = (
     f"At the learning rate and advantage-normalization setting chosen on the selection "
     f"seeds, after the full update budget, over the reported seeds' test returns: "
@@ -803,7 +836,7 @@ def assess(records: pd.DataFrame, estimates: dict[str, Estimate]) -> core.Assess
 
 
 def config_name(lr: float, norm: str) -> str:
-    return f"lr {lr:g}, adv. norm {norm}"
+    return f"lr {lr:g}, norm {norm}"
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
@@ -819,43 +852,92 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
     ]
     final = test[(test["arm"] == LQR) | (test["updates"] == last)]
     order = [config_name(x, n) for x in lrs_of(records) for n in ("off", "on")]
+    order += [f"LQR (R = {lqr_cost:g})"]
     iqm_of = lambda values: core.bootstrap(values, iqm, label="IQM")  # noqa: E731
-    table = core.ci_table(final, ["config"], iqm_of)
-    table["cv"] = [
-        cv(final.loc[final["config"] == c, "value"].to_numpy()) for c in table["config"]
-    ]
-    dots = core.ci_dots(
-        table,
-        category="config",
-        value_title="test return (mean of greedy episodes)",
-        sort=order + [f"LQR (R = {lqr_cost:g})"],
-        seeds=final,
-        thresholds={"solved": SOLVED},
-        fmt=".0f",
-        extra_tooltips=[alt.Tooltip("cv:Q", title="CV across seeds", format=".2f")],
+    cv_of = lambda values: core.bootstrap(values, cv, label="CV")  # noqa: E731
+    returns_panel = core.sized(
+        core.ci_dots(
+            core.ci_table(final, ["config"], iqm_of),
+            category="config",
+            value_title="test return; dot, bar: IQM, 95% CI",
+            sort=order,
+            seeds=final[["config", "seed", "value"]],  # only the fields drawn
+            thresholds={"solved": SOLVED},
+            fmt=".0f",
+        ),
+        "Return of each seed",
     )
+    # The rule's number: the spread across seeds (CV) of each configuration.
+    spread_panel = core.sized(
+        core.ci_dots(
+            core.ci_table(final, ["config"], cv_of),
+            category="config",
+            value_title="CV (sd / mean) across seeds, 95% CI",
+            sort=order,
+            thresholds={"finicky at": MIN_CV},
+            fmt=".2f",
+            zero=True,
+        ),
+        "Spread across seeds",
+    )
+    final_returns = alt.vconcat(returns_panel, spread_panel).properties(
+        title=f"After {last} updates"
+    )
+    # Returns split into seeds that solve CartPole and seeds that do not, so a mean
+    # (or IQM) line along the budget would run where few seeds are: the share of
+    # seeds that solve it is what each checkpoint shows.
     agent = test[test["arm"] == A2C]
-    curve = core.ci_curve(
-        core.ci_table(agent, ["config", "updates"], iqm_of),
-        x="updates",
-        x_title="A2C updates",
-        value_title="test return, IQM over seeds",
-        colour="config",
-        colour_sort=order,
-        seeds=agent,
-        thresholds={"solved": SOLVED},
-        fmt=".0f",
-        log_x=True,
-        x_values=budgets_of(records),
+    solved = (
+        agent.assign(solved=agent["value"] >= SOLVED)
+        .groupby(["config", "lr", "adv_norm", "updates"], as_index=False)
+        .agg(share=("solved", "mean"), seeds=("seed", "size"))
+    )
+    solved["share"] *= 100
+    x_values = budgets_of(records)
+    base = alt.Chart(solved).encode(
+        x=alt.X(
+            "updates:Q",
+            title="A2C updates (log scale)",
+            scale=alt.Scale(type="log", nice=False),
+            axis=alt.Axis(values=x_values, format="d"),
+        ),
+        y=alt.Y(
+            "share:Q",
+            title="reported seeds solving CartPole (%)",
+            scale=alt.Scale(domain=[0, 100]),
+        ),
+        color=alt.Color("lr:N", title="learning rate", legend=core.LEGEND),
+        tooltip=core.tooltips(
+            "config:N",
+            "updates:Q",
+            alt.Tooltip("share:Q", title="seeds solving (%)", format=".0f"),
+            alt.Tooltip("seeds:Q", title="seeds"),
+        ),
+    )
+    # Points apart from the lines, so the dash legend shows strokes, not dots.
+    points = base.mark_point(filled=True, size=40)
+    curve = base.mark_line().encode(
+        strokeDash=alt.StrokeDash(
+            "adv_norm:N",
+            title="adv. norm",
+            scale=alt.Scale(domain=["off", "on"], range=[[1, 0], [8, 4]]),
+            legend=alt.Legend(
+                orient="bottom",
+                symbolType="stroke",
+                symbolStrokeColor="#888888",
+                symbolStrokeWidth=2,
+                symbolSize=400,
+            ),
+        ),
+    )
+    threshold = core.threshold_rules(
+        {"refuted needs, both settings": MIN_SOLVED_SHARE}, axis="y", fmt=".0f"
     )
     return {
-        "final_returns": core.sized(
-            dots,
-            f"Test return per seed after {last} updates, IQM with 95% CI "
-            f"(dashed: solved, {SOLVED:g})",
-        ),
+        "final_returns": final_returns,
         "learning_curves": core.sized(
-            curve,
-            "Test return along the update budget, IQM with 95% CI per configuration",
+            alt.layer(curve, points, threshold),
+            f"Seeds returning >= {SOLVED:g}, along the update budget",
+            height=core.CHART_HEIGHT,
         ),
     }

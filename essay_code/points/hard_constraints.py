@@ -868,6 +868,55 @@ PER_WEIGHT = (  # estimates of the penalty arm at every weight
 )
 
 
+# Readable names of the estimates (the page's estimates table and answer box).
+METRIC_WORDS = {
+    "infeasible_pct": "infeasible instances",
+    "equality_infeasible_pct": "power balance fails",
+    "inequality_infeasible_pct": "an inequality fails",
+    "max_violation": "largest violation",
+    "balance_violation": "power-balance residual",
+    "inequality_violation": "largest inequality violation",
+    "active_slack": "active slack",
+    "gap_pct": "optimality gap",
+    "time_us_per_instance": "time per instance",
+    "projection_sweeps": "projection sweeps",
+}
+ARM_WORDS = {
+    "mse": "plain MLP",
+    "penalty": "MLP + chosen penalty",
+    "fix": "completion + projection",
+    "posthoc": "projected after training",
+    "merit": "merit order + projection",
+    "highs": "HiGHS",
+}
+WEIGHTS = sorted(
+    {
+        *Config().penalties,
+        *(w for p in PROFILES.values() for w in p.get("penalties", ())),
+    }
+)
+NAMES = {
+    "penalty_weight": "penalty weight chosen",
+    **{
+        f"{metric}_{arm}": f"{words}, {who}"
+        for arm, who in ARM_WORDS.items()
+        for metric, words in METRIC_WORDS.items()
+    },
+    **{
+        f"{metric}_penalty_{penalty_name(w)}": f"{METRIC_WORDS[metric]}, λ = {w:g}"
+        for w in WEIGHTS
+        for metric in PER_WEIGHT
+    },
+    **{f"lr_{arm}": f"learning rate chosen, {who}" for arm, who in ARM_WORDS.items()},
+    "balance_violation_train_mse": "power-balance residual on training, plain MLP",
+    "balance_violation_train_penalty": "power-balance residual on training, penalty",
+    "gap_fix_minus_posthoc": "gap: fix minus projected after training",
+    "gap_posthoc_minus_merit": "gap: projected after training minus merit order",
+    "speedup_fix_vs_highs": "HiGHS time ÷ fix time",
+}
+NAMES["infeasible_pct_mse"] = "plain MLP's infeasible instances"
+
+
 def estimate(values, metric: str) -> core.Estimate:
     unit, digits = METRIC_FORMATS[metric]
     scale = 1e6 if metric in PPM else 1.0  # violations printed in ppm of demand
@@ -1121,6 +1170,19 @@ def arm_label(arm: str, penalty: float) -> str:
     return f"{label} λ={penalty:g}" if arm == PENALTY_ARM else label
 
 
+# Shorter arm names for the charts' axes and legends (a phone-wide chart has
+# little room for labels); the tuning and convergence records keep ARM_NAMES.
+CHART_NAMES = ARM_NAMES | {
+    POSTHOC_ARM: ("posthoc", "MLP, projected after training"),
+    MERIT_ARM: ("merit", "merit order + projection"),
+}
+
+
+def chart_label(arm: str, penalty: float) -> str:
+    label = CHART_NAMES[arm][1]
+    return f"{label} λ={penalty:g}" if arm == PENALTY_ARM else label
+
+
 def headline_rows(records: pd.DataFrame, metric: str) -> pd.DataFrame:
     """One metric's test rows of every arm at the headline budget (the penalty arm
     at every weight), labelled for a chart."""
@@ -1128,7 +1190,7 @@ def headline_rows(records: pd.DataFrame, metric: str) -> pd.DataFrame:
     untrained = test["arm"].isin([MERIT_ARM, SOLVER_ARM])
     rows = test[(test["steps"] == test["steps"].max()) | untrained].copy()
     rows["model"] = [
-        arm_label(a, p) for a, p in zip(rows["arm"], rows["penalty"], strict=True)
+        chart_label(a, p) for a, p in zip(rows["arm"], rows["penalty"], strict=True)
     ]
     rows["value"] = rows["value"] * (1e6 if metric in PPM else 1.0)
     return rows
@@ -1138,7 +1200,7 @@ def arm_order(rows: pd.DataFrame) -> list[str]:
     rank = list(ARM_NAMES)
     pairs = rows[["arm", "penalty"]].drop_duplicates().itertuples(index=False)
     ranked = sorted(pairs, key=lambda cell: (rank.index(cell[0]), cell[1]))
-    return [arm_label(arm, penalty) for arm, penalty in ranked]
+    return [chart_label(arm, penalty) for arm, penalty in ranked]
 
 
 def dots_chart(rows, title, value_title, fmt, thresholds=None, log=False, colour=None):
@@ -1150,12 +1212,69 @@ def dots_chart(rows, title, value_title, fmt, thresholds=None, log=False, colour
         colour=colour,
         value_title=value_title,
         sort=arm_order(rows),
-        seeds=rows,
+        seeds=rows[[*by, "seed", "value"]],  # only the fields drawn
         thresholds=thresholds,
         fmt=fmt,
         log=log,
     )
     return core.sized(chart, title)
+
+
+def median_dots(rows, title, value_title, fmt, thresholds, log, colour=None, axis=None):
+    """Every seed as a dot and the median per arm as a larger mark, with no mean or
+    CI bar: at a large penalty weight some seeds end near feasible and others far
+    from it, and a mean with its interval would sit between the two groups, where no
+    seed lies."""
+    by = ["model"] + ([colour] if colour else [])
+    y = alt.Y("model:N", title=None, sort=arm_order(rows))
+    rows = rows[[*by, "seed", "value"]]  # the page carries only the fields drawn
+    medians = rows.groupby(by, as_index=False).agg(
+        median=("value", "median"), seeds=("value", "size")
+    )
+    x_scale = core.scale(log=log)
+    x_axis = {"axis": axis} if axis is not None else {}
+    colour_enc = {}
+    if colour:
+        order = list(KINDS.values())
+        colour_enc = {
+            "color": alt.Color(
+                f"{colour}:N", sort=order, title=None, legend=core.LEGEND
+            ),
+            "yOffset": alt.YOffset(f"{colour}:N", sort=order),
+        }
+    fields = ["model:N"] + ([f"{colour}:N"] if colour else [])
+    seeds = (
+        alt.Chart(rows)
+        .mark_point(size=22, opacity=0.6)
+        .encode(
+            y=y,
+            x=alt.X("value:Q", title=value_title, scale=x_scale, **x_axis),
+            tooltip=core.tooltips(
+                *fields,
+                alt.Tooltip("seed:Q", title="seed"),
+                alt.Tooltip("value:Q", title=value_title, format=fmt),
+            ),
+            **colour_enc,
+        )
+    )
+    marks = (
+        alt.Chart(medians)
+        .mark_tick(thickness=3, size=14, opacity=1)
+        .encode(
+            y=y,
+            x=alt.X("median:Q", title=value_title, scale=x_scale, **x_axis),
+            tooltip=core.tooltips(
+                *fields,
+                alt.Tooltip("median:Q", title=f"median {value_title}", format=fmt),
+                alt.Tooltip("seeds:Q", title="seeds"),
+            ),
+            **colour_enc,
+        )
+    )
+    layers = [seeds, marks]
+    if thresholds:
+        layers.append(core.threshold_rules(thresholds, axis="x", fmt=fmt))
+    return core.sized(alt.layer(*layers), title)
 
 
 def budget_chart(records: pd.DataFrame) -> alt.LayerChart:
@@ -1166,7 +1285,7 @@ def budget_chart(records: pd.DataFrame) -> alt.LayerChart:
         budgets, values = distance_by_budget(records, arm, choice.penalty)
         frame = pd.DataFrame(10.0**values, columns=budgets).rename_axis("seed")
         frame = frame.melt(ignore_index=False, var_name="steps").reset_index()
-        frames.append(frame.assign(model=arm_label(arm, choice.penalty)))
+        frames.append(frame.assign(model=chart_label(arm, choice.penalty)))
     rows = pd.concat(frames)
     chart = core.ci_curve(
         core.ci_table(rows, ["model", "steps"], core.bootstrap),
@@ -1174,7 +1293,7 @@ def budget_chart(records: pd.DataFrame) -> alt.LayerChart:
         x_title="training steps (each its own run)",
         value_title="validation distance to passing (log axis)",
         colour="model",
-        colour_sort=[arm_label(a, choice.penalty) for a in TRAINED],
+        colour_sort=[chart_label(a, choice.penalty) for a in TRAINED],
         seeds=rows,
         thresholds={"passing": 1.0},
         fmt=".3g",
@@ -1182,25 +1301,30 @@ def budget_chart(records: pd.DataFrame) -> alt.LayerChart:
         log_y=True,
         x_values=sorted(set(rows["steps"])),
     )
+    for layer in chart.layer:  # the log axis ends at the budgets run
+        if layer.encoding.x is not alt.Undefined:
+            layer.encoding.x.scale = alt.Scale(type="log", nice=False, padding=20)
     return core.sized(chart, "Training budget: how far each arm is from passing")
 
 
 CHARTS = {  # name: metric, title, value axis, format, thresholds, log axis
-    "max_violation": ("max_violation", "Largest constraint violation per instance "
-        "(mean over instances)", "ppm of total demand (log axis)", ".3g",
-        {"feasibility tolerance": FEASIBILITY_TOL * 1e6}, True),
-    "optimality_gap": ("gap_pct", "Cost above the HiGHS optimum (mean |gap| over "
-        "instances)", "optimality gap (%)", ".2f", {"largest gap (%)": MAX_GAP_PCT},
-        False),
-    "inference_time": ("time_us_per_instance", "Time to answer one instance (MLPs "
-        "batched over the test set)", "microseconds per instance (log axis)", ".1f",
-        None, True),
+    "optimality_gap": ("gap_pct", "Cost above the HiGHS optimum (mean |gap|)",
+        "optimality gap (%, log axis)", ".3g", {"largest gap (%)": MAX_GAP_PCT},
+        True),
+    "inference_time": ("time_us_per_instance", "Time to answer one instance",
+        "microseconds per instance (log axis; MLPs batched)", ".1f", None, True),
 }  # fmt: skip
 KINDS = {
     "infeasible_pct": "any constraint (the rule's)",
-    "equality_infeasible_pct": "the power balance (equality)",
-    "inequality_infeasible_pct": "bounds and line limits (inequalities)",
+    "equality_infeasible_pct": "equality (power balance)",
+    "inequality_infeasible_pct": "inequalities (bounds, lines)",
 }
+# Powers of ten as plain numbers from 1 to 1,000, as 1e-6 or 1e+6 beyond: the log
+# axis spans many decades, and plain numbers that long would run into each other.
+DECADES = alt.Axis(
+    labelExpr="datum.value >= 1 && datum.value < 1e4 ? format(datum.value, ',') "
+    ": format(datum.value, '.0e')"
+)
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
@@ -1209,18 +1333,30 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
         headline_rows(records, m).assign(kind=k) for m, k in KINDS.items()
     )
     found = {
-        "infeasible_share": dots_chart(
+        "infeasible_share": median_dots(
             kinds,
-            f"Held-out instances violating a constraint by > {FEASIBILITY_TOL:g} of "
-            "demand, by kind",
-            "instances infeasible (%)",
+            f"Instances infeasible by > {FEASIBILITY_TOL:g} of demand",
+            "held-out instances infeasible (%); tick: median",
             ".1f",
             {"most infeasible (%)": MAX_INFEASIBLE_PCT},
+            log=False,
             colour="kind",
-        )
+        ).properties(height=380),
+        "max_violation": median_dots(
+            headline_rows(records, "max_violation"),
+            "Largest constraint violation (mean over instances)",
+            "ppm of total demand (log axis); tick: median",
+            ".3g",
+            {"feasibility tolerance": FEASIBILITY_TOL * 1e6},
+            log=True,
+            axis=DECADES,
+        ),
     }
     for name, (metric, *spec) in CHARTS.items():
         if metric in set(records["metric"]):
-            found[name] = dots_chart(headline_rows(records, metric), *spec)
+            rows = headline_rows(records, metric)
+            if metric == "gap_pct":  # HiGHS's gap is 0 by construction: not drawn
+                rows = rows[rows["arm"] != SOLVER_ARM]
+            found[name] = dots_chart(rows, *spec)
     found["training_budget"] = budget_chart(records)
     return found

@@ -62,7 +62,7 @@ ARMS = (L1, GLASSO, MLP)
 CLASSICAL = (L1, GLASSO)
 SPLIT = "split"  # the records' rows that describe the held-out split, not an arm
 ARM_LABELS = {
-    L1: "L1 logistic neighbourhood selection",
+    L1: "L1 logistic regression",
     GLASSO: "graphical lasso",
     MLP: "MLP + input-gradient saliency",
 }
@@ -697,6 +697,45 @@ def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
     return estimates
 
 
+# Readable names of the estimates (the page's estimates table and answer box).
+WHERE_WORDS = {
+    "moderate": "middle n",
+    "smallest": "fewest bills",
+    "largest": "most bills",
+}
+ARM_WORDS = {"l1": "L1", "glasso": "graphical lasso", "mlp": "MLP"}
+SWEPT_BILLS = sorted(
+    {*Config().bills, *(n for p in PROFILES.values() for n in p.get("bills", ()))}
+)
+NAMES = {
+    KEY: "L1 AUROC minus MLP AUROC",
+    "mlp_budget": "MLP training budget",
+    **{f"{where}_n": f"bills, {words}" for where, words in WHERE_WORDS.items()},
+    **{
+        f"{arm}_{metric}_{where}": f"{who} {words}, {place}"
+        for arm, who in ARM_WORDS.items()
+        for metric, words in (("auroc", "edge AUROC"), ("recall", "influencer recall"))
+        for where, place in WHERE_WORDS.items()
+    },
+    **{
+        f"{arm}_scale_{where}": f"{who} penalty constant, {place}"
+        for arm, who in ARM_WORDS.items()
+        for where, place in WHERE_WORDS.items()
+    },
+    **{
+        f"mlp_stop_step_{where}": f"MLP early-stopping step, {place}"
+        for where, place in WHERE_WORDS.items()
+    },
+    **{f"l1_minus_mlp_auroc_n{n}": f"L1 minus MLP AUROC, n = {n}" for n in SWEPT_BILLS},
+    "l1_minus_glasso_auroc": "L1 minus graphical lasso AUROC",
+    "mlp_minus_l1_auroc_largest": "MLP minus L1 AUROC, most bills",
+    "mlp_minus_l1_held_loss_moderate": "MLP minus L1 held-out loss",
+    "l1_theory_scale": "fixed L1 constant (earlier version)",
+    "l1_theory_auroc_moderate": "L1 AUROC, fixed constant",
+    "l1_theory_minus_mlp_auroc": "fixed-constant L1 minus MLP AUROC",
+}
+
+
 RULE = (
     f"At the moderate n in the middle of the sweep, with the MLP's full training "
     f"budget and every arm's choice made on held-out bills: holds if the L1 logistic "
@@ -840,21 +879,33 @@ def seed_rows(groups: dict[tuple, pd.Series], names: tuple[str, str]) -> pd.Data
 
 
 def n_curve(
-    rows: pd.DataFrame, colour: str, order: list[str], title: str, **options
+    rows: pd.DataFrame,
+    colour: str,
+    order: list[str],
+    title: str,
+    y_scale: alt.Scale | None = None,
+    **options,
 ) -> alt.LayerChart:
-    """Mean and 95% CI band per colour group against n (log axis), with the seeds."""
+    """Mean and 95% CI band per colour group against n (log axis), with the seeds.
+    y_scale: a value scale of its own (a metric bounded by 0 and 1, say)."""
     chart = core.ci_curve(
         core.ci_table(rows, [colour, "n"], core.bootstrap),
         x="n",
         x_title="bills (votes per voter, log scale)",
         colour=colour,
         colour_sort=order,
-        seeds=rows,
+        seeds=rows[[colour, "n", "seed", "value"]],  # only the fields drawn
         x_fmt="d",
         log_x=True,
         x_values=sorted(int(n) for n in rows["n"].unique()),
         **options,
     )
+    # The log axis ends at the sizes run (no empty decade beyond the last).
+    for layer in chart.layer:
+        if layer.encoding.x is not alt.Undefined:
+            layer.encoding.x.scale = alt.Scale(type="log", nice=False)
+        if y_scale is not None and layer.encoding.y is not alt.Undefined:
+            layer.encoding.y.scale = y_scale
     return core.sized(chart, title)
 
 
@@ -882,7 +933,7 @@ def gap_chart(records: pd.DataFrame) -> alt.LayerChart:
         seed_rows(groups, ("MLP budget", "n")),
         "MLP budget",
         [f"{budget} steps" for budget in budgets_of(records)],
-        "L1's lead in edge AUROC by n and MLP budget (95% CI)",
+        "L1's lead in edge AUROC, by MLP budget",
         value_title="L1 AUROC minus MLP AUROC",
         thresholds={"holds above": MIN_GAP, "refuted below": MAX_TIE},
         fmt=".3f",
@@ -903,7 +954,7 @@ def held_loss_chart(records: pd.DataFrame) -> alt.LayerChart:
         fmt=".3f",
         x_fmt="d",
     )
-    return core.sized(chart, "The MLPs' held-out log-loss while training (95% CI)")
+    return core.sized(chart, "The MLPs' held-out log-loss while training")
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
@@ -911,18 +962,20 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
         "edge_auroc": arm_chart(
             records,
             "auroc",
-            "Edge recovery vs number of bills (mean, 95% CI over seeds)",
+            "Edge recovery against the number of bills",
             value_title="edge-recovery AUROC",
             fmt=".3f",
             thresholds={"L1 AUROC needed": MIN_L1_AUROC},
+            y_scale=alt.Scale(zero=False, domainMax=1, clamp=True),
         ),
         "auroc_gap": gap_chart(records),
         "influencer_recall": arm_chart(
             records,
             "influencer_recall",
-            "Planted influencers among the top voters by estimated degree",
+            "Planted influencers among the top voters by degree",
             value_title="influencers found (%)",
             fmt=".0f",
+            y_scale=alt.Scale(domain=[0, 100], clamp=True),
         ),
         "mlp_held_loss": held_loss_chart(records),
     }

@@ -763,6 +763,36 @@ def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
     return estimates_at(records, step_budgets(records)[-1], OUT_OF_RANGE_FACTOR)
 
 
+# Readable names of the estimates (the page's estimates table and answer box).
+ARM_WORDS = {"gru": "GRU", "hybrid": "hybrid", "physics": "physics"}
+TASK_WORDS = {
+    "thrower": "thrower error",
+    "occluded": "hidden-ball error",
+    "launch": "launch-state error",
+}
+WHERE_WORDS = {
+    "in_range": "in range",
+    "2x_distance": "2x distance",
+    "2x_occlusion": "2x occlusion",
+}
+NAMES = {
+    **{
+        f"{arm}_{task}_error_{where}": f"{who} {words}, {place}"
+        for arm, who in ARM_WORDS.items()
+        for task, words in TASK_WORDS.items()
+        for where, place in WHERE_WORDS.items()
+    },
+    **{
+        f"{arm}_over_{base}_{task}_{where}": f"{who} ÷ {under} {words}, {place}"
+        for arm, who in ARM_WORDS.items()
+        for base, under in ARM_WORDS.items()
+        for task, words in TASK_WORDS.items()
+        for where, place in WHERE_WORDS.items()
+        if arm != base
+    },
+}
+
+
 RULE = (
     f"Refuted if at {OUT_OF_RANGE_FACTOR:g}x the trained thrower distance (task A) "
     f"and occlusion length (task B) the GRU stays within {REFUTE_RATIO:g}x of the "
@@ -952,7 +982,7 @@ def assess(records: pd.DataFrame, estimates: dict) -> core.Assessment:
 
 ARM_LABELS = {
     GRU: "GRU (deep learning)",
-    HYBRID: "hybrid (GRU states, physics solve)",
+    HYBRID: "hybrid (GRU state + physics)",
     PHYSICS: "physics model (ballistic fit)",
 }
 AXIS_TITLES = {
@@ -964,8 +994,8 @@ Y_TITLES = {
     "occluded_error": "error in occluded frames (px, log scale)",
 }
 CHART_TITLES = {
-    "distance": "Task A: where did the ball come from? (mean, 95% CI over seeds)",
-    "occlusion": "Task B: where is the hidden ball? (mean, 95% CI over seeds)",
+    "distance": "Task A: where did the ball come from?",
+    "occlusion": "Task B: where is the hidden ball?",
 }
 
 
@@ -976,6 +1006,8 @@ def sweep_chart(records: pd.DataFrame, sweep: str) -> alt.TopLevelMixin:
     rows = test_rows(records, step_budgets(records)[-1])
     rows = core.select(rows, sweep=sweep, metric=metric)
     rows = rows.assign(model=rows["arm"].map(ARM_LABELS))
+    trained = rows.loc[rows["in_range"].astype(bool), "level"]
+    rows = rows[["model", "level", "seed", "value"]]  # only the fields drawn
     curve = core.ci_curve(
         core.ci_table(rows, ["model", "level"], core.bootstrap),
         x="level",
@@ -988,7 +1020,6 @@ def sweep_chart(records: pd.DataFrame, sweep: str) -> alt.TopLevelMixin:
         fmt=".2f",
         log_y=True,
     )
-    trained = rows.loc[rows["in_range"].astype(bool), "level"]
     span = {"start": [trained.min()], "end": [trained.max()], "what": ["trained"]}
     training = (
         alt.Chart(pd.DataFrame(span))
@@ -1030,6 +1061,7 @@ def budget_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
     rows["model"] = (
         rows["arm"].map({GRU: "GRU", HYBRID: "hybrid"}) + ", " + rows["where"]
     )
+    rows = rows[["model", "steps", "seed", "value"]]  # only the fields drawn
     curve = core.ci_curve(
         core.ci_table(rows, ["model", "steps"], core.bootstrap),
         x="steps",
@@ -1043,7 +1075,11 @@ def budget_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
         log_y=True,
         x_values=steps,
     )
-    return core.sized(curve, "Task A by training budget (mean, 95% CI over seeds)")
+    # The log axis ends at the budgets run (no empty stretch beyond them).
+    for layer in curve.layer:
+        if layer.encoding.x is not alt.Undefined:
+            layer.encoding.x.scale = alt.Scale(type="log", nice=False, padding=20)
+    return core.sized(curve, "Task A by training budget")
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:

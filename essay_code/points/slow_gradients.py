@@ -51,11 +51,52 @@ RANSAC = "gf2-random-subsets"
 ARMS = (MLP, GF2, SUBSET, RANSAC)
 ARM_LABELS = {
     MLP: "MLP + online SGD",
-    GF2: "Gaussian elimination over GF(2)",
-    SUBSET: "search over all k-subsets (told k)",
-    RANSAC: "elimination on random subsets (noise-tolerant, not told k)",
+    GF2: "elimination over GF(2)",
+    SUBSET: "k-subset search (told k)",
+    RANSAC: "noise-tolerant elimination",
 }
 PUBLISHED, SELECTION = "published", "selection"  # the stage column's values
+
+# Readable names of the estimates (the page's estimates table and answer box).
+NAMES = {
+    KEY: "MLP samples ÷ elimination samples",
+    "largest_n": "n of the ratio (largest solved by all)",
+    "solved_sizes": "sizes solved by every seed",
+    "mlp_samples": "MLP samples to the target",
+    "gf2_samples": "elimination samples to the target",
+    "mlp_exponent": "MLP exponent (samples ~ n^e)",
+    "gf2_exponent": "elimination exponent",
+    "mlp_solved_share": "MLP runs that reached the target",
+    "subset_samples": "subset search samples",
+    "subset_exponent": "subset search exponent",
+    "ransac_samples": "noise-tolerant elimination samples",
+    "biggest_n": "largest n in the sweep",
+    "noisy_gf2_accuracy": "elimination test accuracy, noisy labels",
+    "noisy_gf2_exact_share": "elimination exact recoveries, noisy",
+    "noisy_mlp_accuracy": "MLP test accuracy, noisy labels",
+    "noisy_mlp_solved_share": "MLP runs at the target, noisy",
+    "noisy_mlp_slowdown": "MLP samples noisy ÷ clean",
+    "noisy_subset_samples": "subset search samples, noisy",
+    "noisy_subset_accuracy": "subset search test accuracy, noisy",
+    "noisy_ransac_samples": "noise-tolerant elimination samples, noisy",
+    "noisy_ransac_accuracy": "noise-tolerant elimination accuracy, noisy",
+    "noisy_ransac_exact_share": "noise-tolerant exact recoveries, noisy",
+    "noisy_ransac_attempts": "noise-tolerant elimination tries",
+    "ransac_check": "check-set size chosen",
+    "mlp_wall_seconds": "MLP wall time",
+    "gf2_wall_ms": "elimination wall time",
+    "subset_wall_ms": "subset search wall time",
+} | {
+    name: f"{words}, k = {k}"
+    for k in range(1, 9)
+    for name, words in (
+        (f"sample_ratio_k{k}", "MLP ÷ elimination samples"),
+        (f"largest_n_k{k}", "n of the ratio"),
+        (f"mlp_exponent_k{k}", "MLP exponent"),
+        (f"gf2_exponent_k{k}", "elimination exponent"),
+        (f"lr_k{k}", "learning rate chosen"),
+    )
+}
 SELECTION_COLUMN = "stage"  # selection seeds are listed apart in summary.json
 
 # Verdict threshold, fixed before any run, not tuned.
@@ -944,11 +985,12 @@ def assess(records: pd.DataFrame, estimates: dict[str, Estimate]) -> core.Assess
 
 
 OUTCOMES = ("reached the target", "did not reach it")
+DRAWN = ["method", "n", "seed", "value", "outcome"]  # the per-seed fields drawn
 N_TITLE = "input dimension n (log scale)"
 AXES = {  # metric -> (y title, number format, log y, factor)
     "samples": ("samples (log scale)", ",.0f", True, 1),
     "wall_seconds": ("seconds (log scale)", ".2g", True, 1),
-    "test_accuracy": ("test accuracy (%)", ".1f", False, 100),
+    "test_accuracy": ("clean test accuracy (%)", ".1f", False, 100),
 }
 
 
@@ -970,6 +1012,55 @@ def lines(rows, x: str, x_title: str, y_title: str, fmt: str, log_y: bool, order
     )
 
 
+def median_lines(rows, y_title: str, fmt: str, methods) -> alt.LayerChart:
+    """Per-seed points and the median per method and n, without a mean or a band: a
+    parity hypothesis is either right (100%) or wrong (about 50%), so the seeds'
+    accuracies split into two clusters and a mean line would run between them,
+    where no seed lies."""
+    x_values = sorted(rows["n"].unique())
+    x = alt.X(
+        "n:Q",
+        title=N_TITLE,
+        scale=alt.Scale(type="log", nice=False),
+        axis=alt.Axis(values=x_values, format="d"),
+    )
+    y_axis = f"{y_title}, line: median"
+    y = alt.Y("value:Q", title=y_axis, scale=core.scale())
+    colour = alt.Color(
+        "method:N", scale=alt.Scale(domain=methods), title=None, legend=core.LEGEND
+    )
+    medians = rows.groupby(["method", "n"], as_index=False).agg(
+        median=("value", "median"), seeds=("value", "size")
+    )
+    value_tip = alt.Tooltip("value:Q", title=y_title, format=fmt)
+    points = (
+        alt.Chart(rows)
+        .mark_point(size=18, opacity=0.5)
+        .encode(
+            x=x,
+            y=y,
+            color=colour,
+            tooltip=core.tooltips("method:N", "n:Q", "seed:Q", value_tip),
+        )
+    )
+    line = (
+        alt.Chart(medians)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=alt.Y("median:Q", title=y_axis, scale=core.scale()),
+            color=colour,
+            tooltip=core.tooltips(
+                "method:N",
+                "n:Q",
+                alt.Tooltip("median:Q", title=f"median {y_title}", format=fmt),
+                alt.Tooltip("seeds:Q", title="seeds"),
+            ),
+        )
+    )
+    return alt.layer(points, line)
+
+
 def curve_chart(
     records: pd.DataFrame, metric: str, title: str, noisy=False, arms=ARMS
 ) -> alt.LayerChart:
@@ -987,12 +1078,17 @@ def curve_chart(
         method=rows["arm"].map(ARM_LABELS),
         outcome=np.where(rows["solved"] > 0, *OUTCOMES),
     )
+    # The page carries only the fields each layer draws.
+    seeds = rows[["method", "n", "seed", "value"]]
     methods = [ARM_LABELS[arm] for arm in ARMS]
-    curves = lines(rows, "n", N_TITLE, y_title, y_format, log_y, methods)
+    if metric == "test_accuracy":
+        curves = median_lines(seeds, y_title, y_format, methods)
+    else:
+        curves = lines(seeds, "n", N_TITLE, y_title, y_format, log_y, methods)
     # A fixed colour domain keeps each method's colour on every chart; nice=False
     # keeps the log x axis to the sizes run (the layers share scales).
     value_tip = alt.Tooltip("value:Q", title=y_title, format=y_format)
-    missed = alt.Chart(rows[rows["outcome"] == OUTCOMES[1]])
+    missed = alt.Chart(rows.loc[rows["outcome"] == OUTCOMES[1], DRAWN])
     crosses = missed.mark_point(shape="cross", size=40, opacity=0.8).encode(
         x=alt.X("n:Q", scale=alt.Scale(type="log", nice=False)),
         y=alt.Y("value:Q", scale=core.scale(log=log_y)),
@@ -1010,7 +1106,7 @@ def by_k_charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
     k_text = "k = " + rows["k"].astype(int).astype(str)
     rows = rows.assign(
         method=np.where(rows["arm"] == MLP, "MLP, " + k_text, ARM_LABELS[GF2])
-    )
+    )[["method", "n", "seed", "value"]]
     curves = lines(rows, "n", N_TITLE, "samples (log scale)", ",.0f", True, None)
     table, cap = [], budgets_in(records)[-1]
     for k in ks_of(records):
@@ -1030,6 +1126,7 @@ def by_k_charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
     )
     tuning = core.select(records, stage=SELECTION, arm=MLP, metric="samples")
     tuning = tuning.assign(method="k = " + tuning["k"].astype(int).astype(str))
+    tuning = tuning[["method", "lr", "seed", "value"]]
     lr_title = "learning rate (log scale)"
     searched = lines(tuning, "lr", lr_title, "samples (log scale)", ",.0f", True, None)
     height = {"height": core.CHART_HEIGHT}
@@ -1045,7 +1142,7 @@ def by_k_charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
 
 
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
-    flipped = f"{noise_level(records, True):.0%} flipped training labels"
+    flipped = f"{noise_level(records, True):.0%} flipped labels"
     k0 = headline_k(records)
     clean = f"Samples to reach the target accuracy (k = {k0}, clean labels)"
     result = {"samples_to_solve": curve_chart(records, "samples", clean)}
@@ -1053,9 +1150,9 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
         wall = f"Wall time to reach the target (k = {k0}, clean labels)"
         result["wall_time"] = curve_chart(records, "wall_seconds", wall, arms=ARMS[:3])
     result |= by_k_charts(records)
-    accuracy = f"Test accuracy on clean labels, trained with {flipped}"
+    accuracy = f"Test accuracy, trained with {flipped}"
     result["label_noise"] = curve_chart(records, "test_accuracy", accuracy, True)
-    noisy = f"Samples to reach the target with {flipped}"
+    noisy = f"Samples to the target with {flipped}"
     result["noisy_samples"] = curve_chart(
         records, "samples", noisy, True, (MLP, SUBSET, RANSAC)
     )

@@ -668,6 +668,47 @@ def summarize(records: pd.DataFrame) -> dict[str, Estimate]:
     return estimates
 
 
+# Readable names of the estimates (the page's estimates table and answer box).
+ARM_WORDS = {"gan": "plain GAN", "fix": "GAN + R1", "em": "EM"}
+METRIC_WORDS = {
+    "modes": "modes covered",
+    "modes_std": "spread of modes over seeds",
+    "share_all_modes": "seeds covering every mode",
+    "share_few_modes": f"seeds covering < {FEW_MODES} modes",
+    "quality": "high-quality samples",
+    "share_collapsed": "seeds persistently collapsed",
+    "lr": "learning rate chosen",
+    "selection_modes": "modes covered, selection seeds",
+}
+SEARCHED_LRS = sorted(
+    {*Config().lrs, *(lr for p in PROFILES.values() for lr in p.get("lrs", ()))}
+)
+SEARCHED_KS = sorted(
+    {
+        *Config().em_components,
+        *(k for p in PROFILES.values() for k in p.get("em_components", ())),
+    }
+)
+NAMES = {
+    **{
+        f"{prefix}_{metric}": f"{words}, {who}"
+        for prefix, who in ARM_WORDS.items()
+        for metric, words in METRIC_WORDS.items()
+    },
+    "gan_modes": "modes covered by the plain GAN",
+    "em_components": "mixture size chosen (EM)",
+    **{
+        f"sel_{prefix}_modes_lr_{lr_name(lr)}": f"selection: {who} modes, lr {lr:g}"
+        for prefix, who in ARM_WORDS.items()
+        for lr in SEARCHED_LRS
+    },
+    **{
+        f"sel_em_loglik_k{k}": f"selection: EM log-likelihood, {k} components"
+        for k in SEARCHED_KS
+    },
+}
+
+
 RULE = (
     f"Holds if the GAN averages < {HOLDS_MAX_MEAN_MODES:g} modes, or its across-seed "
     f"std is >= {HOLDS_MIN_STD_MODES:g} modes, or >= {HOLDS_MIN_SHARE_FEW:.0%} of "
@@ -826,22 +867,73 @@ def dots_chart(
     rows = core.select(records, seed_set=seed_set, metric=metric)
     rows = rows[(rows["arm"] == EM) | (rows["step"] == final_step(records))]
     labels = [
-        f"{ARM_LABELS[arm]}, {k:g} components"
-        if arm == EM
-        else f"{ARM_LABELS[arm]}, lr {lr:g}"
+        f"EM, {k:g} components" if arm == EM else f"{ARM_LABELS[arm]}, lr {lr:g}"
         for arm, lr, k in zip(rows["arm"], rows["lr"], rows["components"], strict=True)
     ]
     rows = rows.assign(setting=labels)
+    order = list(dict.fromkeys(labels))  # the records' order: arm, then setting
+    if metric != QUALITY_METRIC:  # a count of modes: many seeds share each value
+        chart = core.ci_dots(
+            core.ci_table(rows, ["setting"], core.bootstrap),
+            category="setting",
+            sort=order,
+            value_title=axis,
+            fmt=".2f",
+            **kw,
+        )
+        # Modes covered run from 0 to the ring's count, and the axis says so.
+        domain = alt.Scale(domain=[0, all_modes(records)], nice=False)
+        for layer in chart.layer:
+            if layer.encoding.x.scale is not alt.Undefined:
+                layer.encoding.x.scale = domain
+        return core.sized(alt.layer(seed_counts(rows, order, axis), chart), title)
     chart = core.ci_dots(
         core.ci_table(rows, ["setting"], core.bootstrap),
         category="setting",
-        sort=list(dict.fromkeys(labels)),  # the records' order: arm, then setting
-        seeds=rows,
+        sort=order,
+        seeds=rows[["setting", "seed", "value"]],  # only the fields drawn
         value_title=axis,
         fmt=".2f",
         **kw,
     )
     return core.sized(chart, title)
+
+
+SEED_GREY = "#888888"  # readable on the light and the dark page
+
+
+def seed_counts(rows: pd.DataFrame, order: list[str], axis: str) -> alt.Chart:
+    """The seeds of a whole-number metric as one circle per value, its area the
+    number of seeds there (faint dots on one value would hide how many lie on it)."""
+    counts = rows.groupby(["setting", "value"], as_index=False).agg(
+        seeds=("seed", "size")
+    )
+    most = int(rows.groupby("setting")["seed"].size().max())
+    return (
+        alt.Chart(counts)
+        .mark_circle(color=SEED_GREY, opacity=0.5)
+        .encode(
+            y=alt.Y("setting:N", sort=order),
+            x=alt.X("value:Q"),
+            size=alt.Size(
+                "seeds:Q",
+                title="seeds at a value",
+                scale=alt.Scale(domain=[0, most], range=[0, 400]),
+                legend=alt.Legend(
+                    orient="bottom",
+                    direction="horizontal",
+                    values=sorted({1, max(1, most // 2), most}),
+                    symbolFillColor=SEED_GREY,
+                    symbolStrokeColor=SEED_GREY,
+                ),
+            ),
+            tooltip=core.tooltips(
+                "setting:N",
+                alt.Tooltip("value:Q", title=axis),
+                alt.Tooltip("seeds:Q", title="seeds"),
+            ),
+        )
+    )
 
 
 def training_chart(records: pd.DataFrame) -> alt.LayerChart:
@@ -853,6 +945,7 @@ def training_chart(records: pd.DataFrame) -> alt.LayerChart:
     rows = rows[
         [lr == chosen[arm] for arm, lr in zip(rows["arm"], rows["lr"], strict=True)]
     ]
+    rows = rows[["model", "lr", "step", "seed", "value"]]  # only the fields drawn
     models = [ARM_LABELS[arm] for arm in GAN_ARMS]
     curves = core.ci_curve(
         core.ci_table(rows, ["model", "lr", "step"], core.bootstrap),
@@ -863,6 +956,9 @@ def training_chart(records: pd.DataFrame) -> alt.LayerChart:
         colour_sort=models,
         seeds=rows,
         fmt=".2f",
+        thresholds={
+            f"holds: GAN mean < {HOLDS_MAX_MEAN_MODES:g}": HOLDS_MAX_MEAN_MODES
+        },
         extra_tooltips=[alt.Tooltip("lr:Q", format="g")],
     )
     seed_lines = (
@@ -876,11 +972,20 @@ def training_chart(records: pd.DataFrame) -> alt.LayerChart:
             tooltip=core.tooltips("model:N", "lr:Q", "seed:Q"),
         )
     )
+    # Modes covered run from 0 to the ring's count: a band's tail below 0 or above
+    # it is clipped rather than stretching the axis to values no seed can take.
+    domain = alt.Scale(domain=[0, all_modes(records)], clamp=True, nice=False)
+    for layer in curves.layer:
+        layer.encoding.y.scale = domain
     return core.sized(
         alt.layer(curves, seed_lines),
-        "Modes covered through training, confirmatory seeds (thin: one seed)",
+        "Modes covered through training (thin lines: seeds)",
         height=core.CHART_HEIGHT,
     )
+
+
+def all_modes(records: pd.DataFrame) -> int:
+    return int(records["ring_modes"].iloc[0])
 
 
 def samples_chart(records: pd.DataFrame) -> alt.FacetChart:
@@ -891,6 +996,8 @@ def samples_chart(records: pd.DataFrame) -> alt.FacetChart:
         index=["arm", "seed", "sample"], columns="metric", values="value"
     ).reset_index()
     points["model"] = points["arm"].map(ARM_LABELS)
+    # Only the fields drawn, to the precision a 90-pixel panel can show.
+    points = points[["model", "seed", "sample_x", "sample_y"]].round(3)
     seeds = points["seed"].nunique()
     side = max(60, (core.CHART_WIDTH - 20 * seeds) // max(seeds, 1))
     axis_scale = alt.Scale(domain=[-2.6, 2.6])
@@ -900,7 +1007,9 @@ def samples_chart(records: pd.DataFrame) -> alt.FacetChart:
         .encode(
             x=alt.X("sample_x:Q", title="x", scale=axis_scale),
             y=alt.Y("sample_y:Q", title="y", scale=axis_scale),
-            color=alt.Color("model:N", sort=list(ARM_LABELS.values()), title=None),
+            color=alt.Color(  # the rows name the arms: no legend
+                "model:N", sort=list(ARM_LABELS.values()), title=None, legend=None
+            ),
             tooltip=core.tooltips(
                 "model:N",
                 "seed:Q",
@@ -924,14 +1033,14 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
             records,
             SELECTION,
             MODES_METRIC,
-            "Selection seeds: modes covered at every setting searched (dots: seeds)",
+            "Selection seeds: modes covered at every setting",
             "modes covered at the last checkpoint",
         ),
         "modes_per_seed": dots_chart(
             records,
             CONFIRMATORY,
             MODES_METRIC,
-            "Modes covered per confirmatory seed (dots), mean with 95% CI (bars)",
+            "Modes covered at the end: mean, 95% CI, seeds",
             "modes covered",
             thresholds=holds,
         ),
@@ -939,7 +1048,7 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
             records,
             CONFIRMATORY,
             QUALITY_METRIC,
-            "High-quality samples per confirmatory seed, mean with 95% CI",
+            "High-quality samples: mean, 95% CI, seeds",
             "samples within 3 sigma of a mode (%)",
             thresholds={f"refuted: >= {REFUTED_MIN_QUALITY:g}%": REFUTED_MIN_QUALITY},
         ),
