@@ -55,6 +55,32 @@ def test_guard_turns_holds_into_under_trained():
     assert guard_training(mitigated, [unconverged]).status == "inconclusive"
 
 
+def test_an_optimistic_claim_guards_and_answers_through_the_mirror():
+    """For a claim that is good news for deep learning, "refuted" is the failure."""
+    rising = np.array([[50.0, 60.0, 70.0], [51.0, 61.0, 72.0]])
+    unconverged = convergence("net", [1, 2, 4], rising, tolerance=1, metric="a")
+    refuted = Verdict("refuted", "attributions miss the shortcut", "rule")
+    guarded = guard_training(refuted, [unconverged], optimistic=True)
+    assert guarded.status == "inconclusive" and "'refuted'" in guarded.rule
+    assert guard_training(HOLDS, [unconverged], optimistic=True) == HOLDS
+    axes = {"budget": [1, 2, 4]}
+    fails = robustness_map(
+        axes, _rule(dict.fromkeys([(1,), (2,), (4,)], "refuted")), {"budget": 4}
+    )
+    assert intrinsic_or_engineering("holds", fails, "budget", optimistic=True) == (
+        "no-failure"
+    )
+    assert intrinsic_or_engineering("refuted", fails, "budget", optimistic=True) == (
+        "persists"
+    )
+    closes = robustness_map(
+        axes, _rule({(1,): "refuted", (2,): "refuted", (4,): "holds"}), {"budget": 2}
+    )
+    assert intrinsic_or_engineering("refuted", closes, "budget", optimistic=True) == (
+        "closes-with-scale"
+    )
+
+
 def _rule(table):
     return lambda setting: Verdict(table[tuple(setting.values())], "r", "rule")
 

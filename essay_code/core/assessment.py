@@ -2,8 +2,8 @@
 
 - "You didn't train it": a Convergence record per deep-learning arm (its validation
   metric at 3 or more budgets). guard_training() turns a "holds" or "mitigated"
-  (both say plain deep learning fails) into "inconclusive (under-trained)" while
-  any deep-learning arm still improves.
+  (both say plain deep learning fails; for an optimistic claim, "refuted" says it)
+  into "inconclusive (under-trained)" while any deep-learning arm still improves.
 - "You picked that setting": a Robustness map, the point's own rule evaluated at
   every combination of the 1-3 design choices its verdict could hinge on
   (multiverse analysis, Steegen et al. 2016; specification curves, Simonsohn et al.
@@ -114,13 +114,24 @@ def converged_by_construction(arm: str, metric: str, note: str) -> Convergence:
 # The statuses that say plain deep learning fails ("mitigated": it fails, and the
 # fix arm closes the gap): neither may stand on an arm that was still improving.
 FAILURE_STATUSES = ("holds", "mitigated")
+# A tweet whose claim is good news for deep learning (a point's OPTIMISTIC_CLAIM):
+# there "refuted" is the status that says deep learning fails, and "holds" says it
+# does not. Reading its statuses through this mirror gives the usual meaning.
+MIRROR = {"holds": "refuted", "refuted": "holds"}
 
 
-def guard_training(verdict: Verdict, records: Sequence[Convergence]) -> Verdict:
-    """A verdict that deep learning fails ("holds" or "mitigated") needs every
-    deep-learning arm converged; otherwise it is "inconclusive: under-trained"."""
+def failure_statuses(optimistic: bool = False) -> tuple[str, ...]:
+    return ("refuted",) if optimistic else FAILURE_STATUSES
+
+
+def guard_training(
+    verdict: Verdict, records: Sequence[Convergence], *, optimistic: bool = False
+) -> Verdict:
+    """A verdict that deep learning fails ("holds" or "mitigated"; "refuted" for
+    an optimistic claim) needs every deep-learning arm converged; otherwise it is
+    "inconclusive: under-trained"."""
     unconverged = [c for c in records if not c.converged]
-    if verdict.status not in FAILURE_STATUSES or not unconverged:
+    if verdict.status not in failure_statuses(optimistic) or not unconverged:
         return verdict
     still = "; ".join(
         f"{c.arm} still gains {c.last_doubling_gain.text()} in {c.metric} over its "
@@ -132,7 +143,8 @@ def guard_training(verdict: Verdict, records: Sequence[Convergence]) -> Verdict:
         "inconclusive",
         f"under-trained: {still}. The rule alone would say {verdict.status}: "
         f"{verdict.reason}",
-        f"{verdict.rule} A 'holds' or 'mitigated' (deep learning fails) also needs "
+        f"{verdict.rule} A verdict that deep learning fails "
+        f"({' or '.join(repr(s) for s in failure_statuses(optimistic))}) also needs "
         "every deep-learning arm converged (its gain over the last doubling of "
         "budget below the declared tolerance).",
         verdict.thresholds,
@@ -237,9 +249,14 @@ def _status_varies_along(cells: list[dict], axis: str) -> bool:
 
 
 def intrinsic_or_engineering(
-    status: str, robustness: Robustness, scale_axis: str | None
+    status: str,
+    robustness: Robustness,
+    scale_axis: str | None,
+    *,
+    optimistic: bool = False,
 ) -> str:
-    """Tweet 19's question from the data.
+    """Tweet 19's question from the data. For an optimistic claim the statuses are
+    read through MIRROR first ("refuted" there is the failure), then:
 
     - fixed-by-engineering: the headline is "mitigated" (the fix arm closes the gap);
     - no-failure: the headline is "refuted" (plain deep learning does not fail);
@@ -250,6 +267,10 @@ def intrinsic_or_engineering(
     - undecided: anything else (an inconclusive headline, no scale axis, a mixed
       axis that does not close).
     """
+    def meaning(value: str) -> str:
+        return MIRROR.get(value, value) if optimistic else value
+
+    status = meaning(status)
     if status == "mitigated":
         return "fixed-by-engineering"
     if status == "refuted":
@@ -259,7 +280,7 @@ def intrinsic_or_engineering(
     if scale_axis not in robustness.axes:
         raise ValueError(f"scale axis {scale_axis!r} is not an axis of the map")
     along = [
-        robustness.status_at({**robustness.headline, scale_axis: value})
+        meaning(robustness.status_at({**robustness.headline, scale_axis: value}))
         for value in robustness.axes[scale_axis]
     ]
     if _TOWARD_REFUTED[along[-1]] > _TOWARD_REFUTED[along[0]]:
@@ -281,13 +302,13 @@ class Assessment:
     # which side got more tuning effort, in words ("the same grid size on both")
     effort: str = ""
 
-    def to_json(self, status: str) -> dict:
+    def to_json(self, status: str, *, optimistic: bool = False) -> dict:
         return {
             "convergence": [c.to_json() for c in self.convergence],
             "robustness": self.robustness.to_json(),
             "tuning": [t.to_json() for t in self.tuning],
             "tuning_effort": self.effort,
             "intrinsic_or_engineering": intrinsic_or_engineering(
-                status, self.robustness, self.scale_axis
+                status, self.robustness, self.scale_axis, optimistic=optimistic
             ),
         }

@@ -45,7 +45,9 @@ ANSWER_RULE = (
     "The rule: the fix arm closing the gap (a *mitigated* verdict) is engineering; "
     "a *holds* that moves toward *refuted* along the budget or data axis closes "
     "with scale; a *holds* at every value of that axis persists; a *refuted* "
-    "verdict has no failure to explain; anything else is undecided."
+    "verdict has no failure to explain; anything else is undecided. Where the "
+    "tweet's claim is good news for deep learning (interpretability, hardware), "
+    "*holds* and *refuted* swap roles in this rule."
 )
 ASSESSMENT_MARKERS = ("intrinsic_or_engineering", "robustness", "convergence", "tuning")
 

@@ -30,8 +30,11 @@ fails, with an unconverged deep-learning arm becomes "inconclusive:
 under-trained") and stores convergence, robustness, tuning and
 intrinsic_or_engineering (tweet 19's question) in summary.json.
 
-Optional: NAMES = {"<estimate>": "<readable name>"} (the estimates table on the
-page shows these words instead of the identifiers; stored in summary.json),
+Optional: OPTIMISTIC_CLAIM = True (the tweet's claim is good news for deep learning,
+so "holds" says it succeeds and "refuted" that it fails: the training guard and
+tweet 19's answer read the statuses that way), NAMES = {"<estimate>": "<readable
+name>"} (the estimates table on the page shows these words instead of the
+identifiers; stored in summary.json),
 SELECTION_COLUMN = "<column>" (rows whose value there is "selection"
 come from seeds used only to choose settings; summary.json lists them apart from
 the published seeds), NEEDS_FLOAT64 = True (the point computes in float64, so
