@@ -46,7 +46,7 @@ ANSWER_RULE = (
     "a *holds* that moves toward *refuted* along the budget or data axis closes "
     "with scale; a *holds* at every value of that axis persists; a *refuted* "
     "verdict has no failure to explain; anything else is undecided. Where the "
-    "tweet's claim is good news for deep learning (interpretability, hardware), "
+    "tweet's claim is good news for deep learning (its page says so), "
     "*holds* and *refuted* swap roles in this rule."
 )
 ASSESSMENT_MARKERS = ("intrinsic_or_engineering", "robustness", "convergence", "tuning")
