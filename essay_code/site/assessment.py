@@ -57,6 +57,14 @@ def label_text(robustness: dict, safe) -> str:
     return safe(str(robustness["label"]).replace("_", " "))
 
 
+def robustness_sentence(robustness: dict, safe) -> str:
+    """'the verdict is robust across its design choices' or 'the verdict depends on
+    k and budget'."""
+    if robustness["label"] == "robust":
+        return "the verdict is **robust** across its design choices"
+    return f"the verdict **{label_text(robustness, safe)}**"
+
+
 def render(summary: dict, name: str, safe, badge) -> str:
     """The Markdown for marker `name`; KeyError if the summary lacks the field."""
     if name == "intrinsic_or_engineering":

@@ -475,8 +475,8 @@ def evidence(tweet: int, slug: str, doc_root: str, where: str) -> str:
     key = Estimate.from_json(summary["estimates"][summary["key"]])
     robustness = summary.get("robustness")
     robust = (
-        f" The verdict is {assessment.label_text(robustness, safe)} across its "
-        "design choices."
+        f" Checked across its design choices, "
+        f"{assessment.robustness_sentence(robustness, safe)}."
         if robustness
         else ""
     )
@@ -509,9 +509,9 @@ def answer_box(summary: dict, where: str) -> str:
     robustness = summary.get("robustness")
     answer = summary.get("intrinsic_or_engineering")
     if robustness and answer in assessment.ANSWER_SHORT:
-        label = assessment.label_text(robustness, safe)
         lines.append(
-            f"Across its design choices the verdict is **{label}**"
+            f"Checked across its design choices, "
+            f"{assessment.robustness_sentence(robustness, safe)}"
             f"; intrinsic or engineering (tweet 19): "
             f"**{assessment.ANSWER_SHORT[answer]}**."
         )
