@@ -393,7 +393,8 @@ def figure_html(
 def threshold_text(summary: dict, key: Estimate) -> str:
     """The threshold the verdict compares the key number with (from its verdict)."""
     threshold = published.key_threshold(summary)
-    return "-" if threshold is None else key.fmt(threshold)
+    unit = f" {safe(key.unit)}" if key.unit else ""
+    return "-" if threshold is None else f"{key.fmt(threshold)}{unit}"
 
 
 def assessed_text(summary: dict) -> str:
