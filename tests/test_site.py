@@ -155,7 +155,9 @@ def test_every_point_page_leads_with_its_answer(built_site):
         lead = body[: chart + len("</figure>")]
         assert "<figcaption>" in lead, f"{point.slug}: no caption on the first chart"
         assert 'class="verdict-badge' in lead
-        assert "intrinsic or engineering (tweet 19)" in lead, point.slug
+        # tweet 19's answer where the point carries an assessment; else it says so
+        said = "intrinsic or engineering (tweet 19)" in lead
+        assert said or "no robustness map yet" in lead, point.slug
         assert words(lead) <= ANSWER_WORDS, f"{point.slug}: {words(lead)} words first"
 
 
