@@ -267,6 +267,7 @@ def intrinsic_or_engineering(
     - undecided: anything else (an inconclusive headline, no scale axis, a mixed
       axis that does not close).
     """
+
     def meaning(value: str) -> str:
         return MIRROR.get(value, value) if optimistic else value
 
