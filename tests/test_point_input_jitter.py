@@ -317,7 +317,7 @@ def estimates(
     colour_gap: float = 30.0,
 ) -> dict[str, Estimate]:
     values = {
-        ij.KEY: est(cnn_drop),
+        "permutation_drop_cnn": est(cnn_drop),
         "hue_drop_cnn": est(cnn_drop),
         "cnn_epochs": est(8.0, 0.0),
         "lr_cnn": est(0.01, 0.0),
@@ -338,6 +338,20 @@ def estimates(
 
 
 @pytest.mark.parametrize(
+    "permutation, hue, status",
+    [
+        (est(10.0), est(30.0), "mitigated"),  # either reading can show the failure
+        (est(30.0), est(10.0), "mitigated"),
+        (est(10.0), est(19.0, 5.0), "inconclusive"),  # the swaps decided, hue not
+        (est(10.0), est(15.0), "refuted"),
+    ],
+)
+def test_either_colour_reading_decides(permutation, hue, status):
+    values = estimates() | {"permutation_drop_cnn": permutation, "hue_drop_cnn": hue}
+    assert ij.verdict(values).status == status
+
+
+@pytest.mark.parametrize(
     "kwargs, status",
     [
         ({"fix_drop": 20.0}, "holds"),
@@ -354,6 +368,7 @@ def test_verdict_statuses(kwargs, status):
     assert result.status == status
     # The thresholds the rule compares with travel with the verdict.
     assert result.thresholds[ij.KEY] == ij.MIN_CNN_DROP
+    assert result.thresholds["permutation_drop_cnn"] == ij.MIN_CNN_DROP
     assert result.thresholds["clean_cost_augmented_cnn"] == ij.MAX_CLEAN_COST
     assert set(result.thresholds) <= set(estimates())
 

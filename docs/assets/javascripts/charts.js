@@ -64,7 +64,23 @@
     if (typeof spec.width === "number" && spec.width + MARGIN > available) {
       spec.width = Math.max(160, available - MARGIN);
     }
+    if (available < PHONE) oneLegendColumn(spec);
     return spec;
+  }
+
+  // Legend labels are cut at 160 px unless told otherwise; two columns of them fit
+  // the desktop column at full length, and on a phone one column does.
+  const PHONE = 560;
+  function legendConfig(config, available) {
+    const columns = available < PHONE ? 1 : 2;
+    const labelLimit = Math.max(120, Math.floor((available - 40) / columns) - 40);
+    return { ...config, legend: { ...config.legend, labelLimit } };
+  }
+  function oneLegendColumn(spec) {
+    (spec.layer || []).forEach(oneLegendColumn);
+    Object.values(spec.encoding || {}).forEach((channel) => {
+      if (channel && channel.legend && channel.legend.columns) channel.legend.columns = 1;
+    });
   }
 
   function darkMode() {
@@ -84,11 +100,12 @@
       if (!target || !figure.dataset.spec) return;
       const previous = views.get(figure);
       if (previous) previous.finalize();
-      const spec = fitToColumn(JSON.parse(figure.dataset.spec), column(figure));
+      const available = column(figure);
+      const spec = fitToColumn(JSON.parse(figure.dataset.spec), available);
       vegaEmbed(target, spec, {
         renderer: "svg",
         theme: dark ? "dark" : undefined,
-        config: dark ? DARK_CONFIG : LIGHT_CONFIG,
+        config: legendConfig(dark ? DARK_CONFIG : LIGHT_CONFIG, available),
         actions: false, // the menu overflows the content column; SVGs are downloadable
         tooltip: { theme: dark ? "dark" : "light" },
       })
