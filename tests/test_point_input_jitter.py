@@ -491,10 +491,14 @@ def test_smoke_assessment_is_complete_and_agrees_with_the_verdict(smoke):
         c for c in robustness["cells"] if c["setting"] == robustness["headline"]
     ]
     assert headline[0]["status"] == ij.verdict(judgement.estimates).status
-    # Each cell reads the CNNs at its own checkpoint and learning rate.
+    # Each cell reads the CNNs at its own checkpoint and learning rate; a full-budget
+    # cell off the chosen rate says whether that CNN had converged.
+    chosen = ij.chosen_lr(records, ij.PLAIN)
     for cell in robustness["cells"]:
         epochs, lr = cell["setting"]["epochs"], cell["setting"][ij.LR_AXIS_NAME]
         assert f"after {epochs} epochs at learning rate {lr:g}" in cell["reason"]
+        elsewhere = epochs == max(config.checkpoints) and lr != chosen
+        assert ("At this rate the plain CNN is" in cell["reason"]) == elsewhere
 
 
 def test_every_estimate_has_a_readable_name(smoke):

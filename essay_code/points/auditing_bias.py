@@ -1422,6 +1422,10 @@ AUDIT_ORDER = (
 )
 
 
+POINT_LEGEND = alt.Legend(orient="bottom", columns=2, symbolOpacity=1)
+AUDITS = alt.Scale(domain=list(AUDIT_ORDER))
+
+
 def association_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
     """What WEAT sees: each occupation's association against its realised skew,
     skip-gram at the headline cell, a few seeds, before and after debias on each
@@ -1442,10 +1446,11 @@ def association_chart(records: pd.DataFrame) -> alt.TopLevelMixin:
                 title="WEAT association s(w) (male - female cosine)",
                 scale=core.scale(),
             ),
-            color=alt.Color(
-                "audit:N", title=None, sort=list(AUDIT_ORDER), legend=core.LEGEND
-            ),
-            shape=alt.Shape("audit:N", title=None, sort=list(AUDIT_ORDER)),
+            # One legend for both channels, with point symbols (the marks are
+            # points). Vega-Lite merges the two only when neither has a `sort`, so
+            # the order is the scales' domain.
+            color=alt.Color("audit:N", title=None, scale=AUDITS, legend=POINT_LEGEND),
+            shape=alt.Shape("audit:N", title=None, scale=AUDITS, legend=POINT_LEGEND),
             tooltip=core.tooltips(
                 "occupation:N",
                 "seed:Q",

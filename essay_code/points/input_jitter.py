@@ -1426,10 +1426,13 @@ def stops(records: pd.DataFrame, arm: str) -> list[int]:
     return [int(v) for v in rows.sort_values("seed")["value"]]
 
 
-def convergence_record(records: pd.DataFrame, arm: str) -> core.Convergence:
+def convergence_record(
+    records: pd.DataFrame, arm: str, lr: float | None = None
+) -> core.Convergence:
     """Validation accuracy of the network each seed keeps within each budget (the
-    best epoch so far: checkpoints of one run, early-stopped)."""
-    rows = core.select(published(records), arm=arm, metric="val_accuracy")
+    best epoch so far: checkpoints of one run, early-stopped); lr: the plain CNN's
+    rate on the map (default: the chosen one)."""
+    rows = core.select(tested(records, lr), arm=arm, metric="val_accuracy")
     table = rows.pivot_table(index="seed", columns="epochs", values="value")
     table = table[sorted(table.columns)]
     return core.convergence(
@@ -1440,6 +1443,24 @@ def convergence_record(records: pd.DataFrame, arm: str) -> core.Convergence:
         metric="validation accuracy (%)",
         unit="points",
     )
+
+
+def cell_verdict(records: pd.DataFrame, epochs: int, lr: float) -> core.Verdict:
+    """The rule at one cell of the map. A full-budget cell at a rate other than the
+    chosen one (whose record is in the convergence table) also says whether the
+    plain CNN had converged there; the status stays the rule's, as in every cell."""
+    result = verdict(cell_estimates(records, epochs, lr))
+    if epochs != final_epochs(records) or math.isclose(lr, chosen_lr(records, PLAIN)):
+        return result
+    record = convergence_record(records, PLAIN, lr)
+    gain = record.last_doubling_gain
+    state = "converged" if record.converged else "not converged (under-trained)"
+    note = (
+        f". At this rate the plain CNN is {state}: it gains {gain.text()} of "
+        f"validation accuracy over its last doubling of epochs (tolerance "
+        f"{record.tolerance:g})"
+    )
+    return dataclasses.replace(result, reason=result.reason + note)
 
 
 def with_note(record: core.Convergence) -> core.Convergence:
@@ -1499,9 +1520,7 @@ def assess(
     )
     robustness = core.robustness_map(
         {"epochs": budgets, LR_AXIS_NAME: axis_lrs(records)},
-        lambda cell: verdict(
-            cell_estimates(records, cell["epochs"], cell[LR_AXIS_NAME])
-        ),
+        lambda cell: cell_verdict(records, cell["epochs"], cell[LR_AXIS_NAME]),
         {"epochs": budgets[-1], LR_AXIS_NAME: chosen_lr(records, PLAIN)},
     )
     return core.Assessment(

@@ -71,10 +71,21 @@
   // Legend labels are cut at 160 px unless told otherwise; two columns of them fit
   // the desktop column at full length, and on a phone one column does.
   const PHONE = 560;
-  function legendConfig(config, available) {
-    const columns = available < PHONE ? 1 : 2;
+  // Labels get the room the column has: full length on a desktop, cut on a phone
+  // rather than widening the chart; so is a title longer than the column.
+  function fitConfig(config, available) {
+    const phone = available < PHONE;
+    const columns = phone ? 1 : 2;
     const labelLimit = Math.max(120, Math.floor((available - 40) / columns) - 40);
-    return { ...config, legend: { ...config.legend, labelLimit } };
+    const axisLimit = phone ? 120 : 260; // a category axis' labels
+    return {
+      ...config,
+      axis: { ...config.axis, labelLimit: axisLimit },
+      legend: { ...config.legend, labelLimit },
+      // On a phone the title is centred on the whole chart, labels included, so
+      // that cut to the column it never reaches past it.
+      title: { ...config.title, limit: available - 10, ...(phone ? { frame: "bounds" } : {}) },
+    };
   }
   function oneLegendColumn(spec) {
     (spec.layer || []).forEach(oneLegendColumn);
@@ -98,27 +109,50 @@
     figures.forEach((figure) => {
       const target = figure.querySelector(".vega-target");
       if (!target || !figure.dataset.spec) return;
-      const previous = views.get(figure);
-      if (previous) previous.finalize();
       const available = column(figure);
       const spec = fitToColumn(JSON.parse(figure.dataset.spec), available);
-      vegaEmbed(target, spec, {
-        renderer: "svg",
-        theme: dark ? "dark" : undefined,
-        config: legendConfig(dark ? DARK_CONFIG : LIGHT_CONFIG, available),
-        actions: false, // the menu overflows the content column; SVGs are downloadable
-        tooltip: { theme: dark ? "dark" : "light" },
-      })
-        .then((result) => {
-          views.set(figure, result);
-          figure.classList.add("is-rendered");
-          figure.dataset.scheme = dark ? "dark" : "light";
-        })
-        .catch((error) => {
-          figure.classList.remove("is-rendered");
-          console.error("chart " + figure.dataset.chart + " failed:", error);
-        });
+      draw(figure, target, spec, available, dark, 3);
     });
+  }
+
+  // Axis labels and legends can take more than MARGIN: a chart still wider than
+  // the column after a draw is drawn again (up to `tries` times), its plot narrower
+  // by the overflow, rather than scaled down (with its text) by the browser.
+  function draw(figure, target, spec, available, dark, tries, first) {
+    const previous = views.get(figure);
+    if (previous) previous.finalize();
+    vegaEmbed(target, spec, {
+      renderer: "svg",
+      theme: dark ? "dark" : undefined,
+      config: fitConfig(dark ? DARK_CONFIG : LIGHT_CONFIG, available),
+      actions: false, // the menu overflows the content column; SVGs are downloadable
+      tooltip: { theme: dark ? "dark" : "light" },
+    })
+      .then((result) => {
+        views.set(figure, result);
+        figure.classList.add("is-rendered");
+        figure.dataset.scheme = dark ? "dark" : "light";
+        const svg = target.querySelector("svg");
+        const over = svg ? Number(svg.getAttribute("width")) - available : 0;
+        if (first && over >= first.over - 1) {
+          // Narrower did not help (a wide legend, say): the first draw it is.
+          draw(figure, target, first.spec, available, dark, 0);
+        } else if (tries > 0 && over > 1) {
+          const before = first || { spec: structuredClone(spec), over };
+          if (narrower(spec, over)) draw(figure, target, spec, available, dark, tries - 1, before);
+        }
+      })
+      .catch((error) => {
+        figure.classList.remove("is-rendered");
+        console.error("chart " + figure.dataset.chart + " failed:", error);
+      });
+  }
+  function narrower(spec, by) {
+    // False when nothing can shrink any more (a faceted chart scrolls instead).
+    if (spec.vconcat) return spec.vconcat.map((child) => narrower(child, by)).some(Boolean);
+    if (typeof spec.width !== "number" || spec.width <= 160) return false;
+    spec.width = Math.max(160, Math.floor(spec.width - by));
+    return true;
   }
 
   document$.subscribe(() => {
