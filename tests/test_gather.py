@@ -142,7 +142,8 @@ def edit_records(folder):
     lines = path.read_text().splitlines()
     head, *rows = lines
     cells = rows[0].split(",")
-    cells[-1] = str(float(cells[-1]) + 1.0)
+    value = head.split(",").index("value")  # not always the last column
+    cells[value] = str(float(cells[value]) + 1.0)
     path.write_text("\n".join([head, ",".join(cells), *rows[1:]]) + "\n")
 
 

@@ -1542,7 +1542,7 @@ READINGS = {
     "hue": "largest hue rotation",
 }
 # The same readings in the map's charts, whose legends also name the arm.
-SHORT_READINGS = {"permutation": "swaps", "hue": "hue half turn"}
+SHORT_READINGS = {"permutation": "swaps (mean of 5)", "hue": "hue half turn"}
 
 
 def labelled(records: pd.DataFrame, **where) -> pd.DataFrame:
@@ -1593,11 +1593,13 @@ def _drop_chart(records: pd.DataFrame) -> alt.LayerChart:
 def _curve(
     records: pd.DataFrame, perturbation: str, x_title: str, title: str
 ) -> alt.LayerChart:
-    """Accuracy: mean and 95% CI band over seeds, one line per arm, against size."""
+    """Accuracy: mean and 95% CI band over seeds, one line per arm, against size.
+    Without the seeds' dots: six arms' would crowd the chart and the page's weight
+    (the colour-drop and permutation charts show the seed-to-seed spread)."""
     rows = labelled(records, perturbation=perturbation, metric="accuracy")
     table = core.ci_table(rows, ["model", "size"], core.bootstrap)
     chart = core.ci_curve(
-        table, x="size", x_title=x_title, value_title=ACCURACY, **BY_ARM, seeds=rows
+        table, x="size", x_title=x_title, value_title=ACCURACY, **BY_ARM
     )
     return core.sized(chart, title)
 
@@ -1670,71 +1672,71 @@ def _flip_chart(records: pd.DataFrame) -> alt.LayerChart:
     )
 
 
-def _budget_chart(records: pd.DataFrame) -> alt.LayerChart:
-    """The CNN arms' colour drops at every checkpoint: the map's budget axis."""
-    rows = []
-    for arm in CNN_ARMS:
-        for epochs in checkpoints_of(records):
-            for reading, values in colour_drops(records, arm, epochs).items():
-                if reading in READINGS:
-                    rows += [
-                        {
-                            "model": f"{SHORT_LABELS[arm]}, {SHORT_READINGS[reading]}",
-                            "epochs": epochs,
-                            "seed": int(s),
-                            "value": float(v),
-                        }
-                        for s, v in values.items()
-                    ]
+def drop_rows(drops: dict[str, pd.Series], label: str, **columns) -> list[dict]:
+    """Per-seed rows of the two colour readings of one model at one setting; each
+    reading's legend entry is `label` followed by its name."""
+    return [
+        {"model": f"{label}{SHORT_READINGS[reading]}", **columns, "seed": int(s)}
+        | {"value": float(v)}
+        for reading, values in drops.items()
+        if reading in SHORT_READINGS
+        for s, v in values.items()
+    ]
+
+
+def _axis_chart(rows: list[dict], x: str, title: str, **axis) -> alt.LayerChart:
+    """Colour drops (mean, 95% CI, seeds) against one axis of the map."""
     seeds = pd.DataFrame(rows)
     chart = core.ci_curve(
-        core.ci_table(seeds, ["model", "epochs"], core.bootstrap),
-        x="epochs",
-        x_title="training epochs (checkpoints of the same runs; log scale)",
+        core.ci_table(seeds, ["model", x], core.bootstrap),
+        x=x,
         value_title="test accuracy lost (points)",
         colour="model",
         seeds=seeds,
+        log_x=True,
+        x_values=sorted(seeds[x].unique()),
+        **axis,
+    )
+    return core.sized(chart, title)
+
+
+def _budget_chart(records: pd.DataFrame) -> alt.LayerChart:
+    """The CNN arms' colour drops at every checkpoint: the map's budget axis."""
+    rows = [
+        row
+        for arm in CNN_ARMS
+        for epochs in checkpoints_of(records)
+        for row in drop_rows(
+            colour_drops(records, arm, epochs), f"{SHORT_LABELS[arm]}, ", epochs=epochs
+        )
+    ]
+    return _axis_chart(
+        rows,
+        "epochs",
+        "Colour drops against the training budget (mean, 95% CI)",
+        x_title="training epochs (checkpoints of the same runs; log scale)",
+        x_fmt="d",
         thresholds={
             f"the plain CNN fails (>= {MIN_CNN_DROP:g})": MIN_CNN_DROP,
             f"a fix holds (<= {MAX_ROBUST_DROP:g})": MAX_ROBUST_DROP,
         },
-        x_fmt="d",
-        log_x=True,
-        x_values=checkpoints_of(records),
     )
-    return core.sized(chart, "Colour drops against the training budget (mean, 95% CI)")
 
 
 def _lr_chart(records: pd.DataFrame) -> alt.LayerChart:
     """The plain CNN's colour drops at every learning rate of the grid, after the
     full training: the map's learning-rate axis."""
-    rows = []
-    for lr in axis_lrs(records):
-        for reading, values in colour_drops(records, PLAIN, lr=lr).items():
-            if reading in READINGS:
-                rows += [
-                    {
-                        "model": READINGS[reading],
-                        "lr": lr,
-                        "seed": int(s),
-                        "value": float(v),
-                    }
-                    for s, v in values.items()
-                ]
-    seeds = pd.DataFrame(rows)
-    chart = core.ci_curve(
-        core.ci_table(seeds, ["model", "lr"], core.bootstrap),
-        x="lr",
+    rows = [
+        row
+        for lr in axis_lrs(records)
+        for row in drop_rows(colour_drops(records, PLAIN, lr=lr), "", lr=lr)
+    ]
+    return _axis_chart(
+        rows,
+        "lr",
+        "The plain CNN's colour drops against its learning rate (mean, 95% CI)",
         x_title="the plain CNN's Adam learning rate (log scale)",
-        value_title="test accuracy lost (points)",
-        colour="model",
-        seeds=seeds,
         thresholds={f"the plain CNN fails (>= {MIN_CNN_DROP:g})": MIN_CNN_DROP},
-        log_x=True,
-        x_values=axis_lrs(records),
-    )
-    return core.sized(
-        chart, "The plain CNN's colour drops against its learning rate (mean, 95% CI)"
     )
 
 
