@@ -47,6 +47,7 @@
   // ("container"), side-by-side panels are stacked, stacked panels fit one by one.
   // Faceted charts keep their size and scroll sideways.
   const MARGIN = 90; // axis labels, titles and legend beside the plot
+  const PHONE = 560; // a column narrower than this gets the phone layout
   // The content column's width (Material sizes a figure to its content, so the
   // figure itself would report the chart's own width, or a caption's).
   function column(figure) {
@@ -59,20 +60,43 @@
     }
     if (spec.vconcat) {
       spec.vconcat.forEach((child) => fitToColumn(child, available));
-      return spec;
-    }
-    if (typeof spec.width === "number" && spec.width + MARGIN > available) {
+    } else if (typeof spec.width === "number" && spec.width + MARGIN > available) {
       spec.width = Math.max(160, available - MARGIN);
     }
-    if (available < PHONE) oneLegendColumn(spec);
+    if (available < PHONE) {
+      oneLegendColumn(spec);
+      wrapTitles(spec, available);
+    }
     return spec;
   }
 
-  // Legend labels are cut at 160 px unless told otherwise; two columns of them fit
-  // the desktop column at full length, and on a phone one column does.
-  const PHONE = 560;
-  // Labels get the room the column has: full length on a desktop, cut on a phone
-  // rather than widening the chart; so is a title longer than the column.
+  // On a phone a long chart title or x-axis title is set on several lines rather
+  // than widening the chart (about 6.5 px a character at 11 px, 8 at 13 px bold),
+  // and a category axis' labels get no more room than the config gives them.
+  function wrapTitles(spec, available) {
+    (spec.layer || []).forEach((layer) => wrapTitles(layer, available));
+    if (spec.spec) wrapTitles(spec.spec, available); // a faceted chart's inner view
+    if (typeof spec.title === "string") spec.title = lines(spec.title, (available - 20) / 8);
+    const x = (spec.encoding || {}).x;
+    if (x && typeof x.title === "string") x.title = lines(x.title, (available - 60) / 6.5);
+    const y = (spec.encoding || {}).y;
+    if (y && y.axis && y.axis.labelLimit > 120) y.axis.labelLimit = 120;
+  }
+  function lines(text, width) {
+    const limit = Math.max(20, Math.floor(width));
+    if (text.length <= limit) return text;
+    const out = [""];
+    text.split(" ").forEach((word) => {
+      const last = out.length - 1;
+      if (out[last] && (out[last] + " " + word).length > limit) out.push(word);
+      else out[last] = out[last] ? out[last] + " " + word : word;
+    });
+    return out;
+  }
+
+  // Labels get the room the column has (Vega cuts legend labels at 160 px unless
+  // told otherwise): two legend columns at full length on a desktop, one on a
+  // phone, where labels and titles are cut rather than widen the chart.
   function fitConfig(config, available) {
     const phone = available < PHONE;
     const columns = phone ? 1 : 2;
@@ -81,7 +105,7 @@
     return {
       ...config,
       axis: { ...config.axis, labelLimit: axisLimit },
-      legend: { ...config.legend, labelLimit },
+      legend: { ...config.legend, labelLimit, ...(phone ? { columns: 1 } : {}) },
       // On a phone the title is centred on the whole chart, labels included, so
       // that cut to the column it never reaches past it.
       title: { ...config.title, limit: available - 10, ...(phone ? { frame: "bounds" } : {}) },
