@@ -69,6 +69,26 @@ def test_the_coverage_bar_rejects_a_percentile_bootstrap():
     assert np.mean((low <= 3.0) & (high >= 3.0)) < 0.93
 
 
+def test_bounds_cut_an_interval_that_leaves_the_range():
+    accuracies = [100.0, 100.0, 100.0, 99.0, 100.0, 98.5, 100.0, 100.0, 100.0, 99.5]
+    free = bootstrap(accuracies, unit="%")
+    assert free.high > 100.0  # a t interval near a bound passes it
+    cut = bootstrap(accuracies, unit="%", bounds=(0.0, 100.0))
+    assert (cut.value, cut.low, cut.high) == (free.value, free.low, 100.0)
+    assert cut.method.endswith("cut to the range 0 to 100")
+    # An interval already inside is left alone, and its method does not change.
+    inside = bootstrap([40.0, 50.0, 60.0], bounds=(0.0, 100.0))
+    assert inside == bootstrap([40.0, 50.0, 60.0])
+    # A non-mean statistic (BCa) takes bounds too.
+    median = bootstrap(accuracies, np.median, bounds=(0.0, 100.0))
+    assert 0.0 <= median.low <= median.value <= median.high <= 100.0
+
+
+def test_bounds_must_contain_the_values():
+    with pytest.raises(ValueError, match="outside the declared bounds"):
+        bootstrap([50.0, 101.0], bounds=(0.0, 100.0))
+
+
 def test_bootstrap_is_seeded():
     values = np.random.default_rng(7).normal(size=9)
     assert bootstrap(values) == bootstrap(values)

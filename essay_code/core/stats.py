@@ -72,13 +72,25 @@ def iqm(values: np.ndarray, axis: int = -1) -> np.ndarray:
     return stats.trim_mean(values, 0.25, axis=axis)
 
 
+Bounds = tuple[float, float] | None
+
+
 def mean_interval(
-    values, *, unit: str = "", digits: int = 2, label: str = "mean"
+    values,
+    *,
+    unit: str = "",
+    digits: int = 2,
+    label: str = "mean",
+    bounds: Bounds = None,
 ) -> Estimate:
     """Mean with its 95% Student t interval: exact coverage for normal data at any
     sample size, and the honest small-sample choice for a mean over a few seeds
-    (a percentile bootstrap over 10 seeds covers only about 92%)."""
-    data = _finite(values, "mean_interval")
+    (a percentile bootstrap over 10 seeds covers only about 92%).
+
+    bounds: the range the quantity cannot leave (an accuracy's 0 to 100%); the
+    interval is cut to it, which can only raise its coverage, since the true mean
+    lies inside too. The method says so where the cut changed the interval."""
+    data = _finite(values, "mean_interval", bounds)
     point = float(data.mean())
     if data.size == 1 or np.all(data == data[0]):
         low = high = point
@@ -86,6 +98,7 @@ def mean_interval(
         half = stats.t.ppf((1 + CONFIDENCE) / 2, data.size - 1) * stats.sem(data)
         low, high = point - float(half), point + float(half)
     method = f"{label} over {data.size} values, 95% Student t interval"
+    low, high, method = _within(low, high, method, bounds)
     return Estimate(point, low, high, method, int(data.size), unit, digits)
 
 
@@ -96,17 +109,21 @@ def bootstrap(
     unit: str = "",
     digits: int = 2,
     label: str = "mean",
+    bounds: Bounds = None,
 ) -> Estimate:
     """`statistic` over independent values (e.g. seeds) with a 95% interval.
 
     A mean gets the Student t interval (mean_interval). Any other statistic gets a
     BCa bootstrap, which corrects the percentile interval's small-sample bias and
     skew; where BCa is undefined (ties make its acceleration 0/0) the percentile
-    interval stands in, and the method printed says which was used.
+    interval stands in, and the method printed says which was used. bounds: as in
+    mean_interval.
     """
     if statistic is np.mean:
-        return mean_interval(values, unit=unit, digits=digits, label=label)
-    data = _finite(values, "bootstrap")
+        return mean_interval(
+            values, unit=unit, digits=digits, label=label, bounds=bounds
+        )
+    data = _finite(values, "bootstrap", bounds)
     point = float(statistic(data))
     if data.size == 1 or np.all(data == data[0]):
         low, high, kind = point, point, "no spread"
@@ -116,16 +133,31 @@ def bootstrap(
         )
     method = f"{label} over {data.size} values, 95% {kind}"
     low, high = min(low, point), max(high, point)
+    low, high, method = _within(low, high, method, bounds)
     return Estimate(point, low, high, method, int(data.size), unit, digits)
 
 
-def _finite(values, name: str) -> np.ndarray:
+def _finite(values, name: str, bounds: Bounds = None) -> np.ndarray:
     data = np.asarray(values, dtype=float).ravel()
     if data.size == 0:
         raise ValueError(f"{name} needs at least one value")
     if not np.all(np.isfinite(data)):
         raise ValueError(f"{name} got non-finite values: {data}")
+    if bounds is not None and not np.all((data >= bounds[0]) & (data <= bounds[1])):
+        raise ValueError(f"{name}: values outside the declared bounds {bounds}")
     return data
+
+
+def _within(low: float, high: float, method: str, bounds: Bounds):
+    """The interval cut to bounds, and the method saying so where it was cut."""
+    if bounds is None or (low >= bounds[0] and high <= bounds[1]):
+        return low, high, method
+    lowest, highest = bounds
+    return (
+        max(low, lowest),
+        min(high, highest),
+        f"{method}, cut to the range {lowest:g} to {highest:g}",
+    )
 
 
 def _bootstrap_interval(

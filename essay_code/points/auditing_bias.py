@@ -1126,7 +1126,10 @@ def arm_estimates(rows: pd.DataFrame, short: str) -> dict[str, Estimate]:
         if values.empty:
             continue
         out[f"{short}_{name}"] = core.mean_interval(
-            values.abs() if absolute else values, unit=unit_, digits=digits
+            values.abs() if absolute else values,
+            unit=unit_,
+            digits=digits,
+            bounds=(0.0, 100.0) if unit_ == "%" else None,  # accuracies
         )
     return out
 

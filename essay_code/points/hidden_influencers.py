@@ -656,7 +656,7 @@ def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
             )
             recall = chosen_values(records, arm, "influencer_recall", n)
             estimates[f"{SHORT[arm]}_recall_{name}"] = core.bootstrap(
-                100 * recall, unit="%", digits=0
+                100 * recall, unit="%", digits=0, bounds=(0.0, 100.0)
             )
         for arm in CLASSICAL:
             estimates[f"{SHORT[arm]}_scale_{name}"] = core.bootstrap(

@@ -1153,6 +1153,8 @@ def fgsm_loss_share(records: pd.DataFrame, arm: str) -> pd.DataFrame:
 
 POINTS = {"unit": "points", "digits": 1}
 PERCENT = {"unit": "%", "digits": 1}
+# A share of test images (an accuracy, a flip rate): its interval stays in 0-100.
+SHARE = {**PERCENT, "bounds": (0.0, 100.0)}
 
 
 def cell_estimates(
@@ -1200,7 +1202,7 @@ def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
     for arm in ARMS:
         key = ARM_KEYS[arm]
         clean = accuracy_by_seed(records, arm, "none")
-        estimates[f"clean_accuracy_{key}"] = core.bootstrap(clean, **PERCENT)
+        estimates[f"clean_accuracy_{key}"] = core.bootstrap(clean, **SHARE)
         drops = colour_drops(records, arm)
         if arm in CLASSICAL:
             estimates[f"permutation_drop_{key}"] = core.bootstrap(
@@ -1215,7 +1217,7 @@ def summarize(records: pd.DataFrame) -> dict[str, core.Estimate]:
         )
         rows = core.select(published(records), metric="flip_rate", arm=arm)
         flips = rows[np.isclose(rows["size"], 1.0)].groupby("seed")["value"].mean()
-        estimates[f"shift_flip_{key}"] = core.bootstrap(flips, **PERCENT)
+        estimates[f"shift_flip_{key}"] = core.bootstrap(flips, **SHARE)
         if arm in FGSM_ARMS:
             estimates[f"fgsm_loss_{key}"] = core.bootstrap(
                 fgsm_loss_share(records, arm).mean(axis=1),

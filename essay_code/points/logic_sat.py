@@ -869,7 +869,8 @@ def near_40(ns) -> int:
 
 
 def percent(values, **label) -> Estimate:
-    return bootstrap(values, unit="%", digits=1, **label)
+    """A share of instances (accuracy, checks passed): its interval stays in 0-100."""
+    return bootstrap(values, unit="%", digits=1, bounds=(0.0, 100.0), **label)
 
 
 def solver_estimates(records: pd.DataFrame) -> dict[str, Estimate]:

@@ -136,7 +136,9 @@ INTERVAL_LEGEND = (
     "95% intervals (over seeds, or whatever the method names): *t* is the Student "
     "t interval of a mean; *BCa* the "
     "bias-corrected and accelerated bootstrap of any other statistic; *percentile* "
-    "the percentile bootstrap where BCa is undefined (ties). A dash: a count, a "
+    "the percentile bootstrap where BCa is undefined (ties); *cut*: the interval "
+    "was cut to the range the quantity cannot leave (an accuracy's 0 to 100%), "
+    "which can only raise its coverage. A dash: a count, a "
     "choice or a fixed quantity, with no interval. Hover a cell for the full "
     "method; `summary.json` has it too."
 )
@@ -146,10 +148,11 @@ def interval_kind(est: Estimate) -> str:
     if est.low == est.high:
         return "–"
     tail = est.method.split("95% ")[-1]
+    cut = ", cut" if "cut to the range" in tail else ""
     for needle, short in INTERVAL_KINDS:
         if needle in tail:
-            return short
-    return "other"
+            return short + cut
+    return "other" + cut
 
 
 def readable(summary: dict, name: str) -> str:
