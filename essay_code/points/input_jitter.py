@@ -791,14 +791,19 @@ def condition(perturbation: str, size: float, channels: str = "RGB") -> dict:
     return {"perturbation": perturbation, "size": float(size), "channels": channels}
 
 
+def swap_sets(images: torch.Tensor):
+    """Yield (condition, swapped images, perm) for each of the 5 channel swaps."""
+    for index, perm in enumerate(SWAPS, start=1):
+        columns = condition("channel-permutation", index, permutation_name(perm))
+        yield columns, permute_channels(images, perm), perm
+
+
 def perturbed_sets(images: torch.Tensor, directions: torch.Tensor, cfg: Config):
     """Yield (condition, images or None, perm or None) for every non-adversarial
     condition, one at a time (each a copy of the whole test set [S, N, 3, H, W]);
     None where the condition is the clean image itself (a rotation by 0 degrees, a
     0-pixel shift); perm: the channel permutation, for the swaps."""
-    for index, perm in enumerate(SWAPS, start=1):
-        columns = condition("channel-permutation", index, permutation_name(perm))
-        yield columns, permute_channels(images, perm), perm
+    yield from swap_sets(images)
     for angle in cfg.hue_angles:
         turned = rotate_hue(images, angle) if angle else None
         yield condition("hue", angle), turned, None
@@ -947,11 +952,7 @@ def colour_readings(
     [S, N, 3, H, W], labels [S, N])."""
     turn = max(cfg.hue_angles)
     sets = [(condition("none", 0.0), images)]
-    sets += [
-        (condition("channel-permutation", index, permutation_name(perm)), swapped)
-        for index, perm in enumerate(SWAPS, start=1)
-        for swapped in (permute_channels(images, perm),)
-    ]
+    sets += [(columns, swapped) for columns, swapped, _ in swap_sets(images)]
     sets.append((condition("hue", turn), rotate_hue(images, turn)))
     for where, shown in sets:
         for epochs, logits_of in models.items():
@@ -1742,25 +1743,28 @@ def _lr_chart(records: pd.DataFrame) -> alt.LayerChart:
     )
 
 
-def _lr_search_chart(records: pd.DataFrame) -> alt.LayerChart:
-    """The CNN arms' search of the learning rate on the selection seeds: clean
-    validation accuracy after the full training (the C search's counterpart)."""
+def _search_chart(
+    records: pd.DataFrame, arms: tuple[str, ...], setting: str, x_title: str, title: str
+) -> alt.LayerChart:
+    """One side's search of its setting on the selection seeds: clean validation
+    accuracy (the CNNs' after the full training) at every value of the grid."""
     rows = core.select(records, stage=SELECTION, metric="val_accuracy")
-    rows = rows[rows["arm"].isin(CNN_ARMS)]
-    rows = rows[rows["epochs"] == rows["epochs"].max()].copy()
-    rows["model"] = rows["arm"].map(ARM_LABELS)
+    rows = rows[rows["arm"].isin(arms)]
+    if setting == "lr":
+        rows = rows[rows["epochs"] == rows["epochs"].max()]
+    rows = rows.assign(model=rows["arm"].map(ARM_LABELS))
     chart = core.ci_curve(
-        core.ci_table(rows, ["model", "lr"], core.bootstrap),
-        x="lr",
-        x_title="Adam learning rate (log scale)",
+        core.ci_table(rows, ["model", setting], core.bootstrap),
+        x=setting,
+        x_title=x_title,
         value_title="clean validation accuracy (%)",
         colour="model",
-        colour_sort=[ARM_LABELS[arm] for arm in CNN_ARMS],
+        colour_sort=[ARM_LABELS[arm] for arm in arms],
         seeds=rows,
         log_x=True,
-        x_values=sorted(rows["lr"].unique()),
+        x_values=sorted(rows[setting].unique()),
     )
-    return core.sized(chart, "The CNNs' search of the learning rate (selection seeds)")
+    return core.sized(chart, title)
 
 
 def _validation_chart(records: pd.DataFrame) -> alt.LayerChart:
@@ -1788,25 +1792,6 @@ def _validation_chart(records: pd.DataFrame) -> alt.LayerChart:
     return core.sized(chart, "Validation accuracy of the published seeds' CNNs")
 
 
-def _c_chart(records: pd.DataFrame) -> alt.LayerChart:
-    """The classical arms' search of C on the selection seeds."""
-    rows = core.select(records, stage=SELECTION, metric="val_accuracy")
-    rows = rows[rows["arm"].isin(CLASSICAL)].copy()
-    rows["model"] = rows["arm"].map(ARM_LABELS)
-    chart = core.ci_curve(
-        core.ci_table(rows, ["model", "C"], core.bootstrap),
-        x="C",
-        x_title="inverse L2 strength C (log scale)",
-        value_title="clean validation accuracy (%)",
-        colour="model",
-        colour_sort=[ARM_LABELS[arm] for arm in CLASSICAL],
-        seeds=rows,
-        log_x=True,
-        x_values=sorted(rows["C"].unique()),
-    )
-    return core.sized(chart, "The logistic regressions' search of C (selection seeds)")
-
-
 def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
     label = fgsm_label(summarize(records))
     return {
@@ -1821,8 +1806,20 @@ def charts(records: pd.DataFrame) -> dict[str, alt.TopLevelMixin]:
         "training_budget": _budget_chart(records),
         "learning_rate": _lr_chart(records),
         "validation": _validation_chart(records),
-        "lr_search": _lr_search_chart(records),
-        "c_search": _c_chart(records),
+        "lr_search": _search_chart(
+            records,
+            CNN_ARMS,
+            "lr",
+            "Adam learning rate (log scale)",
+            "The CNNs' search of the learning rate (selection seeds)",
+        ),
+        "c_search": _search_chart(
+            records,
+            CLASSICAL,
+            "C",
+            "inverse L2 strength C (log scale)",
+            "The logistic regressions' search of C (selection seeds)",
+        ),
         "shifts": _curve(
             records,
             "shift",
